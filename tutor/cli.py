@@ -1,0 +1,436 @@
+"""The command line: `tutor`, `tutor ask`, `tutor search`, `tutor add`, `tutor corpus`, `tutor quiz`.
+
+The contract (commands, JSON shapes, exit statuses) is in README.md. Exit status: 0 success,
+1 some inputs failed (each named on stderr as `error: INPUT: reason`), 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import __version__
+
+
+class Failure(Exception):
+    """A one-line error for the user: `error: <message>`, exit status 1."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .config import load_settings
+
+    overrides = {"home": getattr(args, "home", None), "model": getattr(args, "model", None),
+                 "embedder": getattr(args, "embedder", None), "k": getattr(args, "k", None),
+                 "chroma_url": getattr(args, "chroma_url", None)}
+    if getattr(args, "model", None):
+        from .config import resolve_model_path
+
+        overrides["model"] = str(resolve_model_path(args.model))
+    return load_settings(overrides)
+
+
+def _questions(arg: str) -> Iterator[str]:
+    if arg == "-":
+        for line in sys.stdin:
+            if line.strip():
+                yield line.strip()
+    else:
+        yield arg
+
+
+class _CliProgress:
+    """A Rich progress bar on stderr for indexing; silent for --json or when not a terminal."""
+
+    def __new__(cls, enabled: bool):  # type: ignore[no-untyped-def]
+        from .index import Progress
+
+        if not enabled or not sys.stderr.isatty():
+            class Quiet(Progress):
+                def file_done(self, result):  # type: ignore[no-untyped-def]
+                    pass
+            return Quiet()
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                   TextColumn, TimeElapsedColumn)
+
+        class Bar(Progress):
+            def __init__(self) -> None:
+                self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
+                                        MofNCompleteColumn(), TimeElapsedColumn(),
+                                        console=Console(stderr=True), transient=True)
+                self.files = self.bar.add_task("files", total=None)
+                self.chunks = self.bar.add_task("embedding chunks", total=0)
+                self.bar.start()
+
+            def file_started(self, path: str, index: int, total: int) -> None:
+                self.bar.update(self.files, total=total, completed=index,
+                                description=f"files ({Path(path).name})")
+
+            def chunks_planned(self, path: str, chunks: int) -> None:
+                task = self.bar.tasks[self.chunks]
+                self.bar.update(self.chunks, total=(task.total or 0) + chunks)
+
+            def embedded(self, n: int) -> None:
+                self.bar.advance(self.chunks, n)
+
+            def file_done(self, result) -> None:  # type: ignore[no-untyped-def]
+                self.bar.advance(self.files, 1)
+
+            def message(self, text: str) -> None:
+                self.bar.console.print(f"note: {text}")
+
+            def stop(self) -> None:
+                self.bar.stop()
+
+        return Bar()
+
+
+def _open_tutor(args: argparse.Namespace, quiet: bool):  # type: ignore[no-untyped-def]
+    from .pipeline import Tutor
+
+    settings = _settings(args)
+    tutor = Tutor(settings)
+    progress = _CliProgress(enabled=not quiet)
+    try:
+        for notice in tutor.prepare(progress):
+            _note(notice)
+    finally:
+        if hasattr(progress, "stop"):
+            progress.stop()
+    return tutor
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    tutor = _open_tutor(args, args.json)
+    for query in _questions(args.query):
+        result = tutor.retriever.search(query, k=args.k or 5, claim=args.claim)
+        if args.json:
+            print(json.dumps({"query": query, "results": [h.as_json() for h in result.hits],
+                              "elapsed_ms": round(result.elapsed_ms, 2)}, ensure_ascii=False),
+                  flush=True)
+            continue
+        print(f"# {query}  ({result.elapsed_ms:.0f} ms)")
+        for h in result.hits:
+            legs = "+".join(h.legs)
+            print(f"[{h.rank}] {h.title} — {h.location}   score {h.score:.2f} ({legs})")
+            print(f"    {h.source}")
+            print("    " + h.text[:300].replace("\n", " ") + ("…" if len(h.text) > 300 else ""))
+        if not result.hits:
+            print("(nothing found)")
+        print()
+    return 0
+
+
+def _print_sources(hits) -> None:  # type: ignore[no-untyped-def]
+    print("\nSources:")
+    for h in hits:
+        print(f"  [{h.rank}] {h.title} — {h.location} ({h.source}, score {h.score:.2f})")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .llm import check_gguf, ModelError
+    from .pipeline import Done, Notice, Token
+
+    if args.question is None:
+        return plain_chat(args)
+    if args.question != "-" and not args.question.strip():
+        raise Failure("question: the question is empty")
+    tutor = _open_tutor(args, args.json)
+    use_llm = not args.no_llm
+    status = 0
+    if use_llm:
+        try:
+            check_gguf(tutor.settings.model)
+        except ModelError as exc:
+            _err(f"{exc}; answering from the sources alone")
+            use_llm, status = False, 1
+    for question in _questions(args.question):
+        streamed = False
+        for event in tutor.ask(question, use_llm=use_llm):
+            if isinstance(event, Notice):
+                _err(event.text)
+                status = 1
+            elif isinstance(event, Token) and not args.json:
+                print(event.text, end="", flush=True)
+                streamed = True
+            elif isinstance(event, Done):
+                if args.json:
+                    print(json.dumps(event.as_json(), ensure_ascii=False), flush=True)
+                else:
+                    if not streamed:
+                        print(event.answer, end="")
+                    print()
+                    _print_sources(event.sources)
+                    if event.model:
+                        t = event.timings
+                        print(f"\n({event.model}: first token {t['first_token_ms']:.0f} ms, "
+                              f"{t['tokens_per_s']:.0f} tokens/s)", file=sys.stderr)
+                    print()
+    return status
+
+
+def plain_chat(args: argparse.Namespace) -> int:
+    """A line-by-line chat for terminals where a full-screen app is unwelcome."""
+    from .llm import ModelError, check_gguf
+    from .pipeline import Done, Notice, Token
+
+    tutor = _open_tutor(args, False)
+    use_llm = not args.no_llm
+    if use_llm:
+        try:
+            check_gguf(tutor.settings.model)
+        except ModelError as exc:
+            _err(f"{exc}; answering from the sources alone")
+            use_llm = False
+    history: list[tuple[str, str]] = []
+    print("Ask about the eight things to know about LLMs (English or Japanese). "
+          "Empty line or /quit to leave.")
+    while True:
+        try:
+            question = input("\nyou> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question or question in ("/quit", "/exit", "/q"):
+            return 0
+        cancel = threading.Event()
+        print("tutor> ", end="", flush=True)
+        try:
+            for event in tutor.ask(question, history=history, use_llm=use_llm, cancel=cancel):
+                if isinstance(event, Notice):
+                    _err(event.text)
+                elif isinstance(event, Token):
+                    print(event.text, end="", flush=True)
+                elif isinstance(event, Done):
+                    if not event.model:
+                        print(event.answer, end="")
+                    print()
+                    _print_sources(event.sources)
+                    history.append((question, event.answer))
+        except KeyboardInterrupt:
+            cancel.set()
+            print("\n(stopped)")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from .index import Index
+
+    index = Index(settings)
+    progress = _CliProgress(enabled=not args.json)
+    try:
+        for notice in index.prepare(progress, sync_bundled=False):
+            _note(notice)
+        results = index.add_paths(args.paths, progress)
+    finally:
+        if hasattr(progress, "stop"):
+            progress.stop()
+    failed = 0
+    for r in results:
+        if r.status == "error":
+            failed += 1
+            _err(f"{r.path}: {r.error}")
+        elif r.note:
+            _note(f"{r.path}: {r.note}")
+        if args.json:
+            print(json.dumps(r.as_json(), ensure_ascii=False), flush=True)
+        elif r.status != "error":
+            print(f"{r.status:9} {r.path}  ({r.doc_id}, {r.chunks} chunks)")
+    if not args.json:
+        good = sum(1 for r in results if r.status in ("added", "updated"))
+        print(f"{good} added or updated, {sum(r.status == 'unchanged' for r in results)} unchanged, "
+              f"{failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from .index import Index
+
+    settings = _settings(args)
+    index = Index(settings)
+    if args.corpus_cmd == "remove":
+        with index.writing(wait=2.0):
+            index.recover()
+            result = index.remove(args.doc_id)
+        if result.status == "error":
+            raise Failure(f"{args.doc_id}: {result.error}")
+        print(f"removed {args.doc_id} ({result.chunks} chunks)")
+        return 0
+    progress = _CliProgress(enabled=not getattr(args, "json", False))
+    try:
+        for notice in index.prepare(progress):
+            _note(notice)
+        if args.corpus_cmd == "reindex":
+            n = index.reindex(progress)
+            print(f"re-embedded {n} chunks with {index.embedder.identity}")
+            return 0
+    finally:
+        if hasattr(progress, "stop"):
+            progress.stop()
+    docs = index.documents()
+    if args.json:
+        print(json.dumps([d.as_json() for d in docs], ensure_ascii=False, indent=1))
+        return 0
+    print(f"{'doc_id':32} {'chunks':>6} {'size':>9}  {'added (UTC)':20} title")
+    for d in docs:
+        print(f"{d.doc_id[:32]:32} {d.chunks:6d} {d.size / 1024:8.1f}K  {d.added[:19]:20} {d.title[:60]}")
+    print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks; home {settings.home}")
+    return 0
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    try:
+        from . import quizcli
+    except ImportError:
+        print("error: quiz: not built yet", file=sys.stderr)
+        return 2
+    return quizcli.run(args, _settings)
+
+
+def cmd_chat(args: argparse.Namespace, screen: str = "chat") -> int:
+    try:
+        from .tui.app import run_app
+    except ImportError:
+        return plain_chat(args)
+    return run_app(_settings(args), screen=screen)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .config import config_path
+
+    settings = _settings(args)
+    print(f"# config file: {config_path()}")
+    for key, value in asdict(settings).items():
+        print(f"{key} = {value}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
+                        help="folder for the index, history and quiz progress (env TUTOR_HOME)")
+    common.add_argument("--embedder", default=argparse.SUPPRESS, metavar="PATH",
+                        help="a local sentence-transformers model folder")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="tutor", parents=[common],
+        description="An offline tutor for 'Eight Things to Know about Large Language Models'.")
+    parser.add_argument("--version", action="version", version=f"tutor {__version__}")
+    parser.add_argument("--model", default=None, metavar="GGUF", help="the GGUF model to answer with")
+    parser.add_argument("--no-llm", action="store_true", help="answer from retrieval alone")
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    p = sub.add_parser("chat", parents=[common], help="open the TUI on the chat screen (default)")
+    p.add_argument("--model", default=argparse.SUPPRESS, metavar="GGUF")
+    p.add_argument("--no-llm", action="store_true", default=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("ask", parents=[common], help="one answer with numbered sources "
+                       "(no QUESTION: a plain line-by-line chat)")
+    p.add_argument("question", nargs="?", help="the question, or - for one question a line on stdin")
+    p.add_argument("--json", action="store_true", help="print JSON (one object a question)")
+    p.add_argument("-k", type=int, default=None, help="number of sources (default 4)")
+    p.add_argument("--model", default=argparse.SUPPRESS, metavar="GGUF",
+                   help="a GGUF file (a bare name means models/NAME)")
+    p.add_argument("--no-llm", action="store_true", default=argparse.SUPPRESS,
+                   help="answer from retrieval alone")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("search", parents=[common], help="retrieval only")
+    p.add_argument("query", help="the query, or - for one query a line on stdin")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-k", type=int, default=None, help="number of results (default 5)")
+    p.add_argument("--claim", type=int, choices=range(1, 9), metavar="N",
+                   help="only passages about claim N")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("add", parents=[common], help="add files, folders or glob patterns to the corpus")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="one JSON object a file")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("corpus", parents=[common], help="what the index holds")
+    csub = p.add_subparsers(dest="corpus_cmd", metavar="ACTION", required=True)
+    c = csub.add_parser("list", parents=[common], help="documents in the index")
+    c.add_argument("--json", action="store_true")
+    c = csub.add_parser("remove", parents=[common], help="remove a document by id")
+    c.add_argument("doc_id")
+    csub.add_parser("reindex", parents=[common], help="re-embed everything (e.g. after changing the embedder)")
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser("quiz", parents=[common], help="the quiz: TUI, or `list` / `grade` for scripts")
+    qsub = p.add_subparsers(dest="quiz_cmd", metavar="ACTION")
+    q = qsub.add_parser("list", parents=[common], help="the question bank")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--claim", type=int, choices=range(1, 9), metavar="N")
+    q = qsub.add_parser("grade", parents=[common], help="grade one answer")
+    q.add_argument("item_id", help="item id, or - for JSON lines {item_id, answer} on stdin")
+    q.add_argument("answer", nargs="?", default=None)
+    q.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_quiz)
+
+    p = sub.add_parser("config", parents=[common], help="show the settings in force and the config file")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get("TUTOR_DEBUG") == "1"
+    from .config import ConfigError
+    from .embed import EmbedderError
+    from .index import IndexBusy
+    from .llm import ModelError
+    from .store import StoreError
+
+    known = (Failure, ConfigError, EmbedderError, IndexBusy, ModelError, StoreError)
+    try:
+        func = getattr(args, "func", None)
+        if func is None:
+            return cmd_chat(args)
+        return func(args)
+    except known as exc:
+        if debug:
+            raise
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: one line, no traceback
+        if debug:
+            raise
+        _err(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

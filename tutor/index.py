@@ -1,0 +1,573 @@
+"""The index: a SQLite catalog (documents, chunks, journal), the dense store and BM25.
+
+The catalog is the source of truth for what the index holds. Every change to a document goes
+through the journal so that a document is either fully in the index or not at all, in both
+legs, even when the process is killed half-way:
+
+1. journal row ``pending`` with the new chunk ids (ids carry the content version);
+2. embed, then write the new vectors to the dense store;
+3. one SQLite transaction: swap the document's chunks in the catalog, mark the row ``committed``;
+4. delete the old vectors, delete the journal row.
+
+On the next start, a ``pending`` row is rolled back (its vectors deleted) and a ``committed`` row
+is finished (old vectors deleted). Readers never see a half-written document: dense hits for a
+document the catalog knows are kept only when the catalog holds that exact chunk id.
+
+One process writes at a time: writers take ``write.lock`` in the tutor home (``flock``).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob as globlib
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import Settings
+from .embed import Embedder
+from .ingest import SUPPORTED, Chunk, Document, IngestError, chunk_document, load_document, slug
+from .lexical import BM25
+from .store import DenseStore
+
+SCHEMA_VERSION = 1
+CHUNK_TOKENS = 200
+SKIP_DIRS = {"quiz", ".git", "__pycache__"}
+SKIP_FILES = {"readme.md", "license", "license.md"}
+
+
+class IndexBusy(Exception):
+    """Another process holds the write lock."""
+
+
+@dataclass
+class AddResult:
+    path: str
+    status: str  # added | updated | unchanged | removed | error
+    doc_id: str | None = None
+    chunks: int = 0
+    error: str | None = None
+    note: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "status": self.status, "doc_id": self.doc_id,
+                                  "chunks": self.chunks, "error": self.error}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass
+class DocInfo:
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    added: str
+    updated: str
+    size: int
+    origin: str
+    language: str
+    claims: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"doc_id": self.doc_id, "title": self.title, "source": self.source,
+                "chunks": self.chunks, "added": self.added, "updated": self.updated,
+                "size": self.size, "origin": self.origin, "language": self.language,
+                "claims": self.claims}
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    doc_id: str
+    ord: int
+    title: str
+    source: str
+    location: str
+    text: str
+    claims: tuple[int, ...]
+    language: str
+    page: int | None
+
+
+class Progress:
+    """Callbacks for long work; the CLI draws a Rich bar, the TUI a ProgressBar."""
+
+    def file_started(self, path: str, index: int, total: int) -> None: ...
+    def chunks_planned(self, path: str, chunks: int) -> None: ...
+    def embedded(self, n: int) -> None: ...
+    def file_done(self, result: AddResult) -> None: ...
+    def message(self, text: str) -> None: ...
+    def cancelled(self) -> bool:
+        return False
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Index:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.home = settings.home
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder or Embedder(settings.embedder, threads=settings.threads)
+        self.db = sqlite3.connect(self.home / "index.sqlite", timeout=30, check_same_thread=False,
+                                  isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+        self.store = DenseStore(self.home, settings.chroma_url)
+        self._lexical: BM25 | None = None
+        self._lexical_gen = -1
+        self._lock_fd: int | None = None
+
+    # ------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.home / 'index.sqlite'}: made by a newer tutor (schema {version})")
+        if version < 1:
+            self.db.executescript("""
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+                CREATE TABLE IF NOT EXISTS documents (
+                    doc_id TEXT PRIMARY KEY, title TEXT, source TEXT, content_hash TEXT,
+                    version TEXT, size INTEGER, added TEXT, updated TEXT, origin TEXT,
+                    language TEXT, claims TEXT, chunks INTEGER);
+                CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+                CREATE TABLE IF NOT EXISTS chunks (
+                    chunk_id TEXT PRIMARY KEY, doc_id TEXT, ord INTEGER, title TEXT, source TEXT,
+                    location TEXT, text TEXT, embed_text TEXT, claims TEXT, language TEXT,
+                    page INTEGER);
+                CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+                CREATE TABLE IF NOT EXISTS journal (
+                    id INTEGER PRIMARY KEY, doc_id TEXT, op TEXT, state TEXT, new_ids TEXT,
+                    old_ids TEXT, started TEXT);
+                PRAGMA user_version = 1;
+            """)
+
+    def _meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self._meta("generation", "0"))
+
+    def _bump(self) -> None:
+        self._set_meta("generation", str(self.generation + 1))
+
+    # ------------------------------------------------------------ locking
+
+    @contextlib.contextmanager
+    def writing(self, wait: float = 0.0) -> Iterator[None]:
+        """Hold the single-writer lock; raise IndexBusy if another process holds it."""
+        if self._lock_fd is not None:  # re-entrant within one process
+            yield
+            return
+        fd = os.open(self.home / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise IndexBusy(f"another tutor process (pid {holder}) is writing to the index "
+                                    f"in {self.home}; try again when it has finished") from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+        try:
+            yield
+        finally:
+            self._lock_fd = None
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # ------------------------------------------------------------ start-up
+
+    def prepare(self, progress: Progress | None = None, sync_bundled: bool = True) -> list[str]:
+        """Recover from a crash, re-embed after an embedder change, index the bundled corpus.
+
+        Returns notices for the user. When another process is writing, nothing is changed and
+        the index is used as it is.
+        """
+        progress = progress or Progress()
+        notices: list[str] = []
+        try:
+            with self.writing():
+                notices += self.recover()
+                ident = self.embedder.identity
+                recorded = self._meta("embedder")
+                if recorded and recorded != ident:
+                    notices.append(f"the embedder changed ({recorded} -> {ident}); re-embedding")
+                    self.reindex(progress)
+                self._set_meta("embedder", ident)
+                if sync_bundled:
+                    changed = [r for r in self.sync_bundled(progress) if r.status != "unchanged"]
+                    if changed:
+                        notices.append(f"indexed the bundled corpus ({len(changed)} documents changed)")
+        except IndexBusy as exc:
+            notices.append(f"{exc}; using the index as it is")
+        return notices
+
+    def recover(self) -> list[str]:
+        notices = []
+        for jid, doc_id, op, state, new_ids, old_ids in self.db.execute(
+                "SELECT id, doc_id, op, state, new_ids, old_ids FROM journal ORDER BY id").fetchall():
+            if state == "pending":
+                self.store.delete(json.loads(new_ids))
+                notices.append(f"rolled back the interrupted {op} of {doc_id} (it was not committed)")
+            else:
+                self.store.delete(json.loads(old_ids))
+                notices.append(f"finished the interrupted {op} of {doc_id} (it was committed)")
+            self.db.execute("DELETE FROM journal WHERE id=?", (jid,))
+        return notices
+
+    # ------------------------------------------------------------ reading
+
+    def documents(self) -> list[DocInfo]:
+        rows = self.db.execute(
+            "SELECT doc_id, title, source, chunks, added, updated, size, origin, language, claims "
+            "FROM documents ORDER BY origin, doc_id").fetchall()
+        return [DocInfo(*r[:9], claims=json.loads(r[9] or "[]")) for r in rows]
+
+    def document(self, doc_id: str) -> DocInfo | None:
+        return next((d for d in self.documents() if d.doc_id == doc_id), None)
+
+    def chunk(self, chunk_id: str) -> StoredChunk | None:
+        row = self.db.execute(
+            "SELECT chunk_id, doc_id, ord, title, source, location, text, claims, language, page "
+            "FROM chunks WHERE chunk_id=?", (chunk_id,)).fetchone()
+        return self._stored(row) if row else None
+
+    def chunks_of(self, doc_id: str) -> list[StoredChunk]:
+        rows = self.db.execute(
+            "SELECT chunk_id, doc_id, ord, title, source, location, text, claims, language, page "
+            "FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,)).fetchall()
+        return [self._stored(r) for r in rows]
+
+    def chunks_for_claim(self, claim: int) -> list[StoredChunk]:
+        rows = self.db.execute(
+            "SELECT chunk_id, doc_id, ord, title, source, location, text, claims, language, page "
+            "FROM chunks ORDER BY doc_id, ord").fetchall()
+        return [c for c in map(self._stored, rows) if claim in c.claims]
+
+    @staticmethod
+    def _stored(row: tuple) -> StoredChunk:  # type: ignore[type-arg]
+        return StoredChunk(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+                           tuple(json.loads(row[7] or "[]")), row[8], row[9])
+
+    def known_chunk_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
+
+    def known_doc_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT doc_id FROM documents")}
+
+    def pending_ids(self) -> set[str]:
+        out: set[str] = set()
+        for (new_ids,) in self.db.execute("SELECT new_ids FROM journal WHERE state='pending'"):
+            out.update(json.loads(new_ids))
+        return out
+
+    @property
+    def lexical(self) -> BM25:
+        """BM25 over the catalog, rebuilt when another process changed the index."""
+        gen = self.generation
+        if self._lexical is None or gen != self._lexical_gen:
+            bm = BM25()
+            for cid, embed_text in self.db.execute("SELECT chunk_id, embed_text FROM chunks"):
+                bm.add(cid, embed_text)
+            self._lexical, self._lexical_gen = bm, gen
+        return self._lexical
+
+    # ------------------------------------------------------------ writing
+
+    def _prepare_doc(self, doc: Document) -> tuple[list[Chunk], list[str], list[str], list[dict]]:
+        chunks = chunk_document(doc, self.embedder.count_tokens, max_tokens=CHUNK_TOKENS)
+        version = doc.content_hash[:12]
+        ids = [f"{doc.doc_id}@{version}#{c.ord}" for c in chunks]
+        embed_texts = [c.embed_text(doc.title) for c in chunks]
+        metas: list[dict] = []
+        for c in chunks:
+            meta: dict[str, object] = {"doc_id": doc.doc_id, "title": doc.title, "source": doc.source,
+                                       "location": c.location, "language": c.language,
+                                       "claims": ",".join(map(str, c.claims)), "ord": c.ord}
+            if c.page is not None:
+                meta["page"] = c.page
+            for n in c.claims:
+                meta[f"c{n}"] = True
+            metas.append(meta)
+        return chunks, ids, embed_texts, metas
+
+    def put_document(self, doc: Document, origin: str, progress: Progress | None = None) -> AddResult:
+        """Add or replace one document atomically (see the module docstring)."""
+        progress = progress or Progress()
+        with self.writing():
+            old = self.db.execute("SELECT content_hash FROM documents WHERE doc_id=?",
+                                  (doc.doc_id,)).fetchone()
+            if old and old[0] == doc.content_hash:
+                return AddResult(doc.source, "unchanged", doc.doc_id,
+                                 self._chunk_count(doc.doc_id))
+            twin = self.db.execute(
+                "SELECT doc_id, source FROM documents WHERE content_hash=? AND doc_id<>?",
+                (doc.content_hash, doc.doc_id)).fetchone()
+            if twin:
+                return AddResult(doc.source, "unchanged", twin[0], self._chunk_count(twin[0]),
+                                 note=f"same content as {twin[1]} (doc {twin[0]}); not indexed twice")
+            chunks, ids, embed_texts, metas = self._prepare_doc(doc)
+            progress.chunks_planned(doc.source, len(chunks))
+            old_ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id=?",
+                                                     (doc.doc_id,))]
+            cur = self.db.execute(
+                "INSERT INTO journal(doc_id, op, state, new_ids, old_ids, started) VALUES (?,?,?,?,?,?)",
+                (doc.doc_id, "update" if old else "add", "pending", json.dumps(ids),
+                 json.dumps(old_ids), now_utc()))
+            jid = cur.lastrowid
+            try:
+                vectors = self.embedder.embed(embed_texts, progress=progress.embedded,
+                                              cancelled=progress.cancelled)
+                self.store.add(ids, vectors, [c.text for c in chunks], metas)
+            except BaseException:
+                # roll back now; if this process dies instead, recover() does it on next start
+                with contextlib.suppress(Exception):
+                    self.store.delete(ids)
+                    self.db.execute("DELETE FROM journal WHERE id=?", (jid,))
+                raise
+            stamp = now_utc()
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
+                self.db.executemany(
+                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [(cid, doc.doc_id, c.ord, doc.title, doc.source, c.location, c.text, et,
+                      json.dumps(list(c.claims)), c.language, c.page)
+                     for cid, c, et in zip(ids, chunks, embed_texts)])
+                added = self.db.execute("SELECT added FROM documents WHERE doc_id=?",
+                                        (doc.doc_id,)).fetchone()
+                self.db.execute(
+                    "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (doc.doc_id, doc.title, doc.source, doc.content_hash, doc.content_hash[:12],
+                     doc.size, added[0] if added else stamp, stamp, origin, doc.language,
+                     json.dumps(doc.claims), len(chunks)))
+                self.db.execute("UPDATE journal SET state='committed' WHERE id=?", (jid,))
+                self._bump()
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            stale = [i for i in old_ids if i not in set(ids)]
+            self.store.delete(stale)
+            self.db.execute("DELETE FROM journal WHERE id=?", (jid,))
+            return AddResult(doc.source, "updated" if old else "added", doc.doc_id, len(chunks))
+
+    def _chunk_count(self, doc_id: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id=?", (doc_id,)).fetchone()[0]
+
+    def remove(self, doc_id: str) -> AddResult:
+        with self.writing():
+            row = self.db.execute("SELECT source FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+            if not row:
+                return AddResult(doc_id, "error", doc_id, error="no document with this id "
+                                 "(see `tutor corpus list`)")
+            old_ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id=?",
+                                                     (doc_id,))]
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+            self.db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+            cur = self.db.execute(
+                "INSERT INTO journal(doc_id, op, state, new_ids, old_ids, started) VALUES (?,?,?,?,?,?)",
+                (doc_id, "remove", "committed", "[]", json.dumps(old_ids), now_utc()))
+            self._bump()
+            self.db.execute("COMMIT")
+            self.store.delete(old_ids)
+            self.db.execute("DELETE FROM journal WHERE id=?", (cur.lastrowid,))
+            return AddResult(row[0], "removed", doc_id, len(old_ids))
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Re-embed every chunk from the catalog (after an embedder change, or on request)."""
+        progress = progress or Progress()
+        with self.writing():
+            rows = self.db.execute(
+                "SELECT c.chunk_id, c.text, c.embed_text, c.doc_id, c.title, c.source, c.location, "
+                "c.language, c.claims, c.ord, c.page FROM chunks c ORDER BY c.doc_id, c.ord").fetchall()
+            progress.chunks_planned("all documents", len(rows))
+            self.store.clear()
+            for start in range(0, len(rows), 256):
+                batch = rows[start:start + 256]
+                vectors = self.embedder.embed([r[2] for r in batch], progress=progress.embedded)
+                metas = []
+                for r in batch:
+                    claims = json.loads(r[8] or "[]")
+                    meta: dict[str, object] = {"doc_id": r[3], "title": r[4], "source": r[5],
+                                               "location": r[6], "language": r[7],
+                                               "claims": ",".join(map(str, claims)), "ord": r[9]}
+                    if r[10] is not None:
+                        meta["page"] = r[10]
+                    meta.update({f"c{n}": True for n in claims})
+                    metas.append(meta)
+                self.store.add([r[0] for r in batch], vectors, [r[1] for r in batch], metas)
+            self._set_meta("embedder", self.embedder.identity)
+            self._bump()
+            return len(rows)
+
+    # ------------------------------------------------------------ the bundled corpus
+
+    def bundled_files(self) -> list[Path]:
+        root = self.settings.corpus_dir
+        if not root.is_dir():
+            return []
+        out = []
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if (path.is_file() and path.suffix.lower() in SUPPORTED
+                    and not SKIP_DIRS.intersection(rel.parts[:-1])
+                    and path.name.lower() not in SKIP_FILES):
+                out.append(path)
+        return out
+
+    def sync_bundled(self, progress: Progress | None = None) -> list[AddResult]:
+        """Index the bundled corpus/: new and changed files in, deleted files out."""
+        progress = progress or Progress()
+        results = []
+        root = self.settings.corpus_dir
+        files = self.bundled_files()
+        seen: set[str] = set()
+        with self.writing():
+            for i, path in enumerate(files):
+                rel = path.relative_to(root.parent).as_posix()
+                progress.file_started(rel, i, len(files))
+                try:
+                    doc = load_document(path, source=rel)
+                    if "id" not in doc.meta:
+                        doc.doc_id = slug(path.relative_to(root).with_suffix("").as_posix())
+                    seen.add(doc.doc_id)
+                    result = self.put_document(doc, "bundled", progress)
+                except IngestError as exc:
+                    result = AddResult(rel, "error", error=str(exc))
+                progress.file_done(result)
+                results.append(result)
+            for (doc_id,) in self.db.execute(
+                    "SELECT doc_id FROM documents WHERE origin='bundled'").fetchall():
+                if doc_id not in seen:
+                    results.append(self.remove(doc_id))
+        return results
+
+    # ------------------------------------------------------------ user documents
+
+    def add_paths(self, specs: Iterable[str], progress: Progress | None = None) -> list[AddResult]:
+        """Add files, folders (recursively) and glob patterns; one result per file or bad input."""
+        progress = progress or Progress()
+        max_bytes = int(self.settings.max_file_mb * 1_000_000)
+        planned: list[tuple[Path, str]] = []
+        results: list[AddResult] = []
+        for spec in specs:
+            files, errors, skipped = expand_path(spec)
+            results += errors
+            for note in skipped:
+                progress.message(note)
+            planned += [(f, spec) for f in files]
+        seen_files: set[Path] = set()
+        unique = []
+        for f, spec in planned:
+            real = f.resolve()
+            if real not in seen_files:
+                seen_files.add(real)
+                unique.append(f)
+        with self.writing(wait=2.0):
+            for i, path in enumerate(unique):
+                if progress.cancelled():
+                    results.append(AddResult(str(path), "error", error="cancelled before it started"))
+                    continue
+                progress.file_started(str(path), i, len(unique))
+                real = path.resolve()
+                doc_id = f"{slug(path.stem)}-{hashlib.sha1(str(real).encode()).hexdigest()[:6]}"
+                try:
+                    doc = load_document(path, doc_id=doc_id, source=str(real), max_bytes=max_bytes)
+                    result = self.put_document(doc, "user", progress)
+                except IngestError as exc:
+                    result = AddResult(str(path), "error", error=str(exc))
+                except InterruptedError:
+                    result = AddResult(str(path), "error", error="cancelled; nothing of it was kept")
+                result.path = str(path)
+                progress.file_done(result)
+                results.append(result)
+        return results
+
+
+def expand_path(spec: str) -> tuple[list[Path], list[AddResult], list[str]]:
+    """Files named by a path, a folder (recursive) or a glob; errors and skip notes beside."""
+    files: list[Path] = []
+    errors: list[AddResult] = []
+    skipped: list[str] = []
+    if any(ch in spec for ch in "*?[") and not Path(spec).exists():
+        matches = sorted(globlib.glob(spec, recursive=True))
+        if not matches:
+            return [], [AddResult(spec, "error", error="the pattern matches no file")], []
+        for m in matches:
+            f, e, s = expand_path(m)
+            files += f
+            errors += e
+            skipped += s
+        return files, errors, skipped
+    path = Path(spec)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return [], [AddResult(spec, "error", error="broken symbolic link")], []
+        return [], [AddResult(spec, "error", error="no such file or folder")], []
+    except PermissionError:
+        return [], [AddResult(spec, "error", error="permission denied")], []
+    except OSError as exc:
+        reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
+        return [], [AddResult(spec, "error", error=reason)], []
+    if path.is_file():
+        return [path], [], []
+    if not path.is_dir():
+        return [], [AddResult(spec, "error", error="not a regular file or folder")], []
+    visited: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=True,
+                                                onerror=lambda e: skipped.append(
+                                                    f"skipped {e.filename}: {e.strerror}")):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in visited:
+            skipped.append(f"skipped {dirpath}: symbolic link loop")
+            dirnames[:] = []
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            f = Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            if f.suffix.lower() not in SUPPORTED:
+                skipped.append(f"skipped {f}: unsupported type {f.suffix or '(none)'}")
+                continue
+            try:
+                f.stat()
+            except OSError as exc:
+                reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
+                errors.append(AddResult(str(f), "error", error=reason))
+                continue
+            files.append(f)
+    if not files and not errors:
+        errors.append(AddResult(spec, "error", error=f"folder holds no supported files "
+                                f"({', '.join(sorted(SUPPORTED))}); skipped {len(skipped)}"))
+    return files, errors, skipped

@@ -1,0 +1,119 @@
+"""BM25 over Latin words and CJK character bigrams: the lexical leg of retrieval.
+
+all-MiniLM-L6-v2 is an English model, so Japanese questions are found here: kana and kanji
+runs become overlapping character bigrams, Latin text becomes lower-cased words.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+STOPWORDS = frozenset(
+    "a an the of to in on for and or is are was were be been it its this that these those what "
+    "which who whom how why when where does do did with by as at from about into than then so "
+    "can could would should will may might not no yes i you he she we they me my your our their "
+    "there here has have had tell explain mean means please".split())
+# Japanese particles and question endings that say nothing about the topic
+JA_STOP = frozenset(["とは", "です", "ます", "ですか", "ので", "して", "した", "する", "ている",
+                     "について", "何で", "何です", "どう", "です。", "なに", "何か"])
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """Words for Latin script, character bigrams (and lone characters) for kana and kanji."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(_normalise(text)):
+        if _CJK_RUN.match(tok):
+            if len(tok) == 1:
+                out.append(tok)
+            else:
+                out.extend(tok[i:i + 2] for i in range(len(tok) - 1))
+        elif tok not in STOPWORDS:
+            out.append(_stem(tok))
+    return out
+
+
+def _stem(word: str) -> str:
+    """A light stemmer: plural and common suffixes, enough for 'laws'/'law', 'scaling'/'scale'."""
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("es", ""), ("s", ""), ("ed", "")):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    chunk_id: str
+    score: float  # BM25
+    coverage: float  # share of the query's IDF weight that this chunk matches (0..1)
+
+
+class BM25:
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._postings: dict[str, dict[str, int]] = defaultdict(dict)
+        self._lengths: dict[str, int] = {}
+        self._total = 0
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def add(self, chunk_id: str, text: str) -> None:
+        if chunk_id in self._lengths:
+            self.remove([chunk_id])
+        terms = tokenize(text)
+        for term, tf in Counter(terms).items():
+            self._postings[term][chunk_id] = tf
+        self._lengths[chunk_id] = len(terms)
+        self._total += len(terms)
+
+    def remove(self, chunk_ids: list[str]) -> None:
+        gone = set(chunk_ids) & self._lengths.keys()
+        if not gone:
+            return
+        for term in list(self._postings):
+            posting = self._postings[term]
+            for cid in gone & posting.keys():
+                del posting[cid]
+            if not posting:
+                del self._postings[term]
+        for cid in gone:
+            self._total -= self._lengths.pop(cid)
+
+    def idf(self, term: str) -> float:
+        n = len(self._lengths)
+        df = len(self._postings.get(term, ()))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def search(self, query: str, n: int = 20, allowed: set[str] | None = None) -> list[LexicalHit]:
+        if not self._lengths:
+            return []
+        terms = [t for t in tokenize(query) if t not in JA_STOP]
+        if not terms:
+            return []
+        avg = self._total / len(self._lengths)
+        scores: dict[str, float] = defaultdict(float)
+        matched: dict[str, float] = defaultdict(float)
+        weights = Counter(terms)
+        total_idf = sum(self.idf(t) * c for t, c in weights.items()) or 1.0
+        for term, qtf in weights.items():
+            posting = self._postings.get(term)
+            if not posting:
+                continue
+            idf = self.idf(term)
+            for cid, tf in posting.items():
+                if allowed is not None and cid not in allowed:
+                    continue
+                norm = tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * self._lengths[cid] / avg))
+                scores[cid] += qtf * idf * norm
+                matched[cid] += qtf * idf
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return [LexicalHit(cid, s, min(1.0, matched[cid] / total_idf)) for cid, s in ranked]

@@ -1,0 +1,147 @@
+"""The local language model: the only module that knows llama-cpp-python.
+
+llama.cpp's own log goes to ``llama.log`` in the tutor home through ``llama_log_set``; we keep
+``verbose=True`` because ``verbose=False`` points file descriptors 1 and 2 at /dev/null for the
+whole process, which would blank a running TUI.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+          "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+SPECIAL_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>", "<|eot_id|>",
+                   "<|start_header_id|>", "<|end_header_id|>", "[INST]", "[/INST]")
+
+
+class ModelError(Exception):
+    """The GGUF is missing, unreadable or not a model llama.cpp can load."""
+
+
+_log_lock = threading.Lock()
+_log_file: io.TextIOBase | None = None
+_log_callback = None  # keep a reference: llama.cpp calls it from C
+
+
+def _route_llama_log(path: Path) -> None:
+    global _log_file, _log_callback
+    import llama_cpp
+
+    with _log_lock:
+        if _log_callback is not None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _log_file = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+
+        @llama_cpp.llama_log_callback
+        def _cb(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            if _log_file is not None:
+                _log_file.write(text.decode("utf-8", errors="replace"))
+                _log_file.flush()
+
+        _log_callback = _cb
+        llama_cpp.llama_log_set(_cb, ctypes.c_void_p(0))
+
+
+def check_gguf(path: Path) -> None:
+    if not path.exists():
+        raise ModelError(f"{path}: model file not found (run `make setup`, or pass --model PATH)")
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder, not a GGUF file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model: {exc.strerror or exc}") from None
+    if magic != b"GGUF":
+        raise ModelError(f"{path}: not a GGUF model file")
+
+
+@dataclass
+class Generation:
+    text: str
+    completion_tokens: int
+    first_token_s: float | None
+    last_token_s: float | None
+    started: float
+    stopped_by: str  # "stop", "length", "cancelled", "repetition"
+
+
+class LocalModel:
+    def __init__(self, path: Path, n_ctx: int = 2048, n_threads: int = 2,
+                 log_path: Path | None = None) -> None:
+        check_gguf(path)
+        if log_path is not None:
+            _route_llama_log(log_path)
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.path = path
+        chatter = io.StringIO()  # llama-cpp-python prints metadata with print() when verbose
+        try:
+            with contextlib.redirect_stderr(chatter), contextlib.redirect_stdout(chatter):
+                self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
+                                 n_threads_batch=n_threads, n_batch=512, verbose=True,
+                                 logits_all=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"{path}: llama.cpp cannot load this model ({exc})") from None
+        if _log_file is not None:
+            _log_file.write(chatter.getvalue())
+        meta = self.llm.metadata
+        template = meta.get("tokenizer.chat_template") or CHATML
+        vocab = self.llm._model
+        eos_id, bos_id = self.llm.token_eos(), self.llm.token_bos()
+        eos = vocab.token_get_text(eos_id) if eos_id >= 0 else ""
+        bos = vocab.token_get_text(bos_id) if bos_id >= 0 else ""
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        self.stops = sorted({s for s in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", eos) if s})
+        self.template_source = "gguf metadata" if meta.get("tokenizer.chat_template") else "ChatML"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def n_ctx(self) -> int:
+        return self.llm.n_ctx()
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The exact prompt text the model receives, through the GGUF's chat template."""
+        return self._formatter(messages=messages).prompt
+
+    def count(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def count_plain(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, prompt: str, *, max_tokens: int, temperature: float,
+               cancel: threading.Event | None = None, repeat_penalty: float = 1.15,
+               seed: int = 7) -> Iterator[str]:
+        """Yield text pieces as they come; stop on the template's end tokens or on cancel."""
+        it = self.llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature,
+                                        top_p=0.9, top_k=40, repeat_penalty=repeat_penalty,
+                                        stop=self.stops, stream=True, seed=seed)
+        try:
+            for piece in it:
+                if cancel is not None and cancel.is_set():
+                    break
+                text = piece["choices"][0]["text"]
+                if text:
+                    yield text
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()
+
+
+def time_now() -> float:
+    return time.perf_counter()

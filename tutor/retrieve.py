@@ -1,0 +1,130 @@
+"""Hybrid retrieval: the dense leg (chromadb) and the lexical leg (BM25), fused by RRF."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from .index import Index
+from .ingest import language_of
+
+RRF_K = 60
+CANDIDATES = 30
+
+
+@dataclass
+class Hit:
+    rank: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    location: str
+    text: str
+    score: float  # fused score, scaled so 1.0 means first in both legs
+    relevance: float  # best evidence from either leg (cosine or lexical coverage), 0..1
+    dense: float | None = None  # cosine similarity when the dense leg found it
+    lexical: float | None = None  # BM25 score when the lexical leg found it
+    coverage: float | None = None  # share of the query's terms (by IDF) the chunk holds
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    claims: list[int] = field(default_factory=list)
+    page: int | None = None
+    pinned: bool = False
+
+    @property
+    def legs(self) -> list[str]:
+        return [name for name, r in (("dense", self.dense_rank), ("lexical", self.lexical_rank))
+                if r is not None] + (["pinned"] if self.pinned else [])
+
+    def as_json(self) -> dict[str, object]:
+        return {"rank": self.rank, "doc_id": self.doc_id, "title": self.title,
+                "source": self.source, "location": self.location, "score": round(self.score, 4),
+                "text": self.text, "chunk_id": self.chunk_id,
+                "relevance": round(self.relevance, 4), "legs": self.legs,
+                "dense": None if self.dense is None else round(self.dense, 4),
+                "lexical": None if self.lexical is None else round(self.lexical, 3),
+                "claims": self.claims, "page": self.page}
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    elapsed_ms: float
+
+
+class Retriever:
+    """``mode`` is ``hybrid`` (default), ``dense`` or ``lexical``: the benchmark compares them."""
+
+    def __init__(self, index: Index, dense_weight_ja: float = 0.5) -> None:
+        self.index = index
+        self.dense_weight_ja = dense_weight_ja
+        self._known_gen = -1
+        self._known_chunks: set[str] = set()
+        self._known_docs: set[str] = set()
+        self._pending: set[str] = set()
+
+    def _refresh(self) -> None:
+        gen = self.index.generation
+        if gen != self._known_gen:
+            self._known_chunks = self.index.known_chunk_ids()
+            self._known_docs = self.index.known_doc_ids()
+            self._pending = self.index.pending_ids()
+            self._known_gen = gen
+
+    def _visible(self, chunk_id: str, doc_id: str) -> bool:
+        """Hide vectors of half-written or replaced documents (see tutor.index)."""
+        if chunk_id in self._pending:
+            return False
+        return chunk_id in self._known_chunks or doc_id not in self._known_docs
+
+    def search(self, query: str, k: int = 5, claim: int | None = None,
+               mode: str = "hybrid") -> SearchResult:
+        t0 = time.perf_counter()
+        self._refresh()
+        fused: dict[str, Hit] = {}
+        scores: dict[str, float] = {}
+        ja = language_of(query) == "ja"
+        w_dense = self.dense_weight_ja if ja else 1.0
+        if mode in ("hybrid", "dense"):
+            vec = self.index.embedder.embed_query(query)
+            rank = 0
+            for dh in self.index.store.query(vec, CANDIDATES, claim=claim):
+                meta = dh.metadata
+                doc_id = str(meta.get("doc_id", ""))
+                if not self._visible(dh.chunk_id, doc_id):
+                    continue
+                rank += 1
+                claims = [int(c) for c in str(meta.get("claims", "")).split(",") if c.isdigit()]
+                page = meta.get("page")
+                fused[dh.chunk_id] = Hit(0, dh.chunk_id, doc_id, str(meta.get("title", "")),
+                                         str(meta.get("source", "")), str(meta.get("location", "")),
+                                         dh.text, 0.0, 0.0, dense=dh.similarity, dense_rank=rank,
+                                         claims=claims, page=int(page) if page is not None else None)
+                scores[dh.chunk_id] = w_dense / (RRF_K + rank)
+        if mode in ("hybrid", "lexical"):
+            allowed = None
+            if claim:
+                allowed = {c.chunk_id for c in self.index.chunks_for_claim(claim)}
+            for rank, lh in enumerate(self.index.lexical.search(query, CANDIDATES, allowed), 1):
+                hit = fused.get(lh.chunk_id)
+                if hit is None:
+                    stored = self.index.chunk(lh.chunk_id)
+                    if stored is None:
+                        continue
+                    hit = Hit(0, stored.chunk_id, stored.doc_id, stored.title, stored.source,
+                              stored.location, stored.text, 0.0, 0.0, claims=list(stored.claims),
+                              page=stored.page)
+                    fused[lh.chunk_id] = hit
+                hit.lexical, hit.coverage, hit.lexical_rank = lh.score, lh.coverage, rank
+                scores[lh.chunk_id] = scores.get(lh.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+        best_possible = (w_dense if mode != "lexical" else 0) + (1 if mode != "dense" else 0)
+        ranked = sorted(fused.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))[:k]
+        for i, hit in enumerate(ranked, 1):
+            hit.rank = i
+            hit.score = scores[hit.chunk_id] * (RRF_K + 1) / max(best_possible, 1e-9)
+            hit.relevance = max(hit.dense or 0.0, hit.coverage or 0.0)
+        return SearchResult(query, ranked, (time.perf_counter() - t0) * 1000)
