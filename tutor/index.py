@@ -118,7 +118,7 @@ class Index:
         self.settings = settings
         self.home = settings.home
         self.home.mkdir(parents=True, exist_ok=True)
-        self.embedder = embedder or Embedder(settings.embedder, threads=settings.threads)
+        self.embedder = embedder or Embedder(settings.embedder, threads=1)
         self.db = sqlite3.connect(self.home / "index.sqlite", timeout=30, check_same_thread=False,
                                   isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -273,6 +273,12 @@ class Index:
     def _stored(row: tuple) -> StoredChunk:  # type: ignore[type-arg]
         return StoredChunk(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
                            tuple(json.loads(row[7] or "[]")), row[8], row[9])
+
+    def claim_overviews(self, claim: int) -> list[str]:
+        """First passages of the documents devoted to one claim (front matter `claims: [N]`)."""
+        rows = self.db.execute("SELECT c.chunk_id, d.claims FROM chunks c JOIN documents d "
+                               "ON c.doc_id = d.doc_id WHERE c.ord = 0 ORDER BY d.doc_id").fetchall()
+        return [cid for cid, claims in rows if json.loads(claims or "[]") == [claim]]
 
     def known_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}

@@ -195,6 +195,7 @@ def load_markdown(text: str, fallback_title: str) -> tuple[str, list[Section], d
         if body_text:
             sections.append(Section(heading or title or fallback_title, body_text, list(claims)))
 
+    marked = bool(_CLAIM_MARK.search(body))  # a document that marks claims per section
     for line in body.split("\n"):
         h = _HEADING.match(line)
         if h:
@@ -204,7 +205,7 @@ def load_markdown(text: str, fallback_title: str) -> tuple[str, list[Section], d
             if level == 1 and not title:
                 title = name
             heading = name
-            claims = list(doc_claims)
+            claims = [] if marked else list(doc_claims)
             continue
         mark = _CLAIM_MARK.search(line)
         if mark:
@@ -446,7 +447,7 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int],
         def emit() -> None:
             text = _join(buf)
             chunks.append(Chunk(len(chunks), text, section.heading,
-                                tuple(section.claims or doc.claims), language_of(text), section.page))
+                                tuple(section.claims), language_of(text), section.page))
 
         for sent in sentences:
             t = count_tokens(sent)

@@ -27,15 +27,35 @@ def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
+# Japanese runs are cut where the script changes (kanji | katakana | hiragana): a bigram across
+# 主張 and the particle は says nothing, while 主張 itself does.
+_SCRIPT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff々〆]+|[\u30a0-\u30ff]+|[\u3040-\u309f]+")
+
+
+def _cjk_terms(run: str) -> list[str]:
+    out: list[str] = []
+    for seg in _SCRIPT.findall(run):
+        first = seg[0]
+        if "\u3040" <= first <= "\u309f":  # hiragana: particles and endings; keep longer words
+            if len(seg) >= 3:
+                out.extend(seg[i:i + 2] for i in range(len(seg) - 1))
+            continue
+        if len(seg) == 1:
+            out.append(seg)
+            continue
+        out.extend(seg[i:i + 2] for i in range(len(seg) - 1))
+        if "\u30a0" <= first <= "\u30ff" and 2 < len(seg) <= 12:
+            out.append(seg)  # a whole katakana word (ガチャ, ハルシネーション) is a strong term
+    return out
+
+
 def tokenize(text: str) -> list[str]:
-    """Words for Latin script, character bigrams (and lone characters) for kana and kanji."""
+    """Words for Latin script; for Japanese, character bigrams within kanji and katakana runs
+    (plus whole katakana words), and bigrams of longer hiragana runs."""
     out: list[str] = []
     for tok in _TOKEN.findall(_normalise(text)):
         if _CJK_RUN.match(tok):
-            if len(tok) == 1:
-                out.append(tok)
-            else:
-                out.extend(tok[i:i + 2] for i in range(len(tok) - 1))
+            out.extend(_cjk_terms(tok))
         elif tok not in STOPWORDS:
             out.append(_stem(tok))
     return out

@@ -103,6 +103,8 @@ class LocalModel:
         bos = vocab.token_get_text(bos_id) if bos_id >= 0 else ""
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self.stops = sorted({s for s in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", eos) if s})
+        # a small model's first paragraph is its best; after it, it starts new "sources"
+        self.stops += ["\n\n", "<source", "[source", "Sources:", "Question:"]
         self.template_source = "gguf metadata" if meta.get("tokenizer.chat_template") else "ChatML"
 
     @property
