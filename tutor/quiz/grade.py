@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -294,24 +295,28 @@ class EmbeddingSimilarity:
     def __init__(self, embedder) -> None:  # type: ignore[no-untyped-def]
         self.embedder = embedder
         self._cache: dict[str, list[float]] = {}
+        self._lock = threading.Lock()  # warm() may run in one worker while grading runs in another
 
     def warm(self, items: Sequence[Item]) -> None:
-        refs = [r for i in items if i.kind == "short_answer" for r in i.all_references
-                if not has_cjk(r) and r not in self._cache]
-        if refs:
-            for text, vec in zip(refs, self.embedder.embed(refs)):
-                self._cache[text] = vec
+        """Embed the reference answers of ``items`` now (the quiz does it while the learner reads)."""
+        with self._lock:
+            refs = list(dict.fromkeys(r for i in items if i.kind == "short_answer"
+                                      for r in i.all_references if not has_cjk(r) and r not in self._cache))
+            if refs:
+                for text, vec in zip(refs, self.embedder.embed(refs)):
+                    self._cache[text] = vec
 
     def __call__(self, answer: str, references: Sequence[str]) -> float | None:
         refs = [r for r in references if not has_cjk(r)]
         if not refs:
             return None
-        todo = [r for r in refs if r not in self._cache]
-        vecs = self.embedder.embed([answer, *todo])
-        for text, vec in zip(todo, vecs[1:]):
-            self._cache[text] = vec
-        a = vecs[0]
-        return max(_dot(a, self._cache[r]) for r in refs)
+        with self._lock:
+            todo = [r for r in dict.fromkeys(refs) if r not in self._cache]
+            vecs = self.embedder.embed([answer, *todo])
+            for text, vec in zip(todo, vecs[1:]):
+                self._cache[text] = vec
+            a = vecs[0]
+            return max(_dot(a, self._cache[r]) for r in refs)
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
