@@ -7,7 +7,7 @@ MODEL  := models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 .PHONY: setup run test test-fast bench contract clean
 
-setup: $(VENV)/.installed $(MODEL)
+setup: $(VENV)/.installed $(MODEL) $(VENV)/.llama-ok
 
 $(VENV)/.installed: pyproject.toml scripts/check_llama.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,14 @@ $(VENV)/.installed: pyproject.toml scripts/check_llama.py
 	# llama.cpp built for AVX2 without the native flags (native builds die with SIGILL on AMX)
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install "llama-cpp-python>=0.3.16,<0.4"
 	$(BIN)/pip install -e '.[dev]'
-	# a cached wheel built without the flags above keeps crashing: check, rebuild if so
-	$(BIN)/python scripts/check_llama.py || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
-	    $(BIN)/pip install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python>=0.3.16,<0.4"
+	touch $@
+
+# a cached wheel built without the flags above dies with SIGILL: probe it on the real model,
+# and rebuild it without the cache if the probe fails
+$(VENV)/.llama-ok: $(VENV)/.installed $(MODEL)
+	$(BIN)/python scripts/check_llama.py || { CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	    $(BIN)/pip install --no-cache-dir --force-reinstall --no-deps "llama-cpp-python>=0.3.16,<0.4" \
+	    && $(BIN)/python scripts/check_llama.py; }
 	touch $@
 
 $(MODEL): models/SHA256SUMS scripts/fetch_model.sh

@@ -16,9 +16,8 @@ TUTOR = str(Path(sys.executable).parent / "tutor")
 def run_tutor(args: list[str], home: Path, stdin: str | None = None, timeout: float = 600,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the installed `tutor` command like a user would, in its own home."""
-    full_env = dict(os.environ, TUTOR_HOME=str(home), **(env or {}))
-    full_env.pop("TUTOR_CONFIG", None)
-    full_env.setdefault("TUTOR_CONFIG", str(home / "no-config.toml"))
+    full_env = dict(os.environ, TUTOR_HOME=str(home), TUTOR_CONFIG=str(home / "no-config.toml"))
+    full_env.update(env or {})
     return subprocess.run([TUTOR, *args], input=stdin, capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=ROOT)
 

@@ -112,6 +112,7 @@ def _open_tutor(args: argparse.Namespace, quiet: bool):  # type: ignore[no-untyp
     finally:
         if hasattr(progress, "stop"):
             progress.stop()
+    tutor.index.embedder.load()  # so the first question's timings measure the question
     return tutor
 
 

@@ -64,7 +64,7 @@ def tokenize(text: str) -> list[str]:
 def _stem(word: str) -> str:
     """A light stemmer: plural and common suffixes, enough for 'laws'/'law', 'scaling'/'scale'."""
     for suffix, repl in (("ies", "y"), ("ing", ""), ("es", ""), ("s", ""), ("ed", "")):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
             return word[: -len(suffix)] + repl
     return word
 

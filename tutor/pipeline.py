@@ -133,10 +133,14 @@ def lead_sentence(question: str, hits: Sequence[Hit],
         vecs = embed([question] + [c[0] for c in candidates])
         qv = vecs[0]
         sims = [sum(a * b for a, b in zip(qv, v)) for v in vecs[1:]]
+    q_seq = [t for t in tokenize(question) if t not in JA_STOP]
+    q_pairs = set(zip(q_seq, q_seq[1:]))
     best: tuple[float, str, int] | None = None
     for (sent, n), sim in zip(candidates, sims):
-        overlap = len(q_terms & set(tokenize(sent))) / len(q_terms)
-        score = sim + 0.5 * overlap - 0.08 * (n - 1) + (0.05 if re.search(r"\d", sent) else 0.0)
+        terms = tokenize(sent)
+        overlap = len(q_terms & set(terms)) / len(q_terms)
+        phrases = len(q_pairs & set(zip(terms, terms[1:])))  # "tokens per parameter" as a phrase
+        score = sim + 0.5 * overlap + 0.15 * min(phrases, 3) - 0.08 * (n - 1) + (0.05 if re.search(r"\d", sent) else 0.0)
         if (sent, n) in first:
             score += 0.1  # a passage's first sentence usually states its topic
         if best is None or score > best[0]:
