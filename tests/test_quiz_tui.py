@@ -37,7 +37,7 @@ async def answer_current(pilot, screen: QuizScreen, right: bool = True) -> None:
     item = screen.session.current
     if item.kind == "multiple_choice":
         index = item.correct_index if right else (item.correct_index + 1) % 4
-        await pilot.press(str(index + 1))
+        await pilot.press(str(index + 1) if right else "abcd"[index])  # digits and letters both work
     else:
         box = screen.query_one("#quiz-answer", Input)
         box.value = item.answer if right else "something else entirely"

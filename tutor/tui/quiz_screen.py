@@ -1,6 +1,6 @@
 """The quiz screen: one question at a time, instant graded feedback, hints, overrides, mastery.
 
-Keys (also in the footer): 1-4 pick an option; Enter submits a typed answer; Ctrl+T gives a
+Keys (also in the footer): A-D or 1-4 pick an option; Enter submits a typed answer; Ctrl+T gives a
 hint (twice), then reveals the answer; after the verdict: N or Enter next question, O open the
 source document, R / W mark your answer right / wrong, E "that was easy"; Esc ends the session
 (with a summary). Loading the bank, the index (for items from your documents) and the embedder
@@ -41,10 +41,10 @@ def when_text(due: datetime | None, now: datetime) -> str:
     if due is None:
         return "nothing scheduled"
     seconds = (due - now).total_seconds()
-    if seconds <= 60:
+    if seconds <= 0:
         return "now"
     if seconds < 3600:
-        return f"in {round(seconds / 60)} min"
+        return f"in {max(1, round(seconds / 60))} min"
     if seconds < 2 * 86400:
         return f"in {round(seconds / 3600)} h"
     return f"in {round(seconds / 86400)} days"
@@ -117,10 +117,10 @@ class QuizScreen(Screen[None]):
     """
 
     BINDINGS = [
-        Binding("1", "choose(0)", "Option 1", show=False),
-        Binding("2", "choose(1)", "Option 2", show=False),
-        Binding("3", "choose(2)", "Option 3", show=False),
-        Binding("4", "choose(3)", "Option 4", show=False),
+        Binding("1,a", "choose(0)", "Option A", show=False),
+        Binding("2,b", "choose(1)", "Option B", show=False),
+        Binding("3,c", "choose(2)", "Option C", show=False),
+        Binding("4,d", "choose(3)", "Option D", show=False),
         Binding("ctrl+t", "hint", "Hint / reveal"),
         Binding("n,enter", "next", "Next"),
         Binding("o", "open_source", "Open source"),
@@ -246,14 +246,15 @@ class QuizScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         answered = self.phase == "feedback"
         attempt = self.session.answered if self.session else None
-        if action in ("choose",):
+        # False hides a key from the footer: only the keys of the current step are shown
+        if action == "choose":
             return self.phase == "answer" and self._current_kind() == "multiple_choice"
         if action == "hint":
-            return True if self.phase == "answer" else None
+            return self.phase == "answer"
         if action in ("next", "open_source", "override"):
-            return True if answered else None
+            return answered
         if action == "easy":
-            return True if answered and attempt and attempt.verdict != "wrong" else None
+            return answered and attempt is not None and attempt.verdict != "wrong"
         return True
 
     def _current_kind(self) -> str:
@@ -287,11 +288,11 @@ class QuizScreen(Screen[None]):
             answer.disabled = True
             for i, text in enumerate(item.choices):
                 button = self.query_one(f"#choice-{i}", Button)
-                button.label = Text(f"{i + 1}  {text}")
+                button.label = Text(f"{'ABCD'[i]}  {text}")
                 button.disabled = False
                 button.remove_class("-chosen", "-right")
             self.query_one("#choice-0", Button).focus()
-            tip = "Press 1-4 (or click) to answer · Ctrl+T for a hint"
+            tip = "Press A-D or 1-4 (or click) to answer · Ctrl+T for a hint"
         else:
             choices.add_class("-hidden")
             answer.remove_class("-hidden")
