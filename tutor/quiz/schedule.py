@@ -10,7 +10,6 @@ verdict the learner overrides is re-applied to that card rather than stacked on 
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections import defaultdict
