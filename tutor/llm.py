@@ -95,6 +95,9 @@ class LocalModel:
             raise ModelError(f"{path}: llama.cpp cannot load this model ({exc})") from None
         if _log_file is not None:
             _log_file.write(chatter.getvalue())
+        # verbose only mattered while loading (it keeps fds 1 and 2 untouched); afterwards it
+        # would print "Llama.generate: prefix-match hit" lines on stderr, across a TUI's screen
+        self.llm.verbose = False
         meta = self.llm.metadata
         template = meta.get("tokenizer.chat_template") or CHATML
         vocab = self.llm._model
