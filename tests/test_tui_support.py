@@ -1,0 +1,64 @@
+"""Helpers for the TUI tests: a tutor home, an app over the scripted engine, wait_until."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+
+from tutor.config import Settings, load_settings
+from tutor.tui.app import TutorApp
+from tutor.tui.testing import ScriptedBackend
+from tutor.tui.turns import PromptInput, TurnView
+
+SIZE = (140, 40)
+
+
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 30.0,
+                     what: str = "the condition") -> None:
+    """Poll ``predicate`` between event-loop turns; fail after ``timeout`` seconds (2 slow cores)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def settings_for(home: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"home": str(home)}
+    values.update(overrides)
+    return load_settings(values)
+
+
+def make_app(home: Path, *, backend: ScriptedBackend | None = None, settings: Settings | None = None,
+             **kwargs: Any) -> tuple[TutorApp, ScriptedBackend]:
+    settings = settings or settings_for(home)
+    made = backend or ScriptedBackend(settings)
+    app = TutorApp(settings, backend_factory=lambda s: made, **kwargs)
+    return app, made
+
+
+async def ready(pilot: Pilot[Any], app: TutorApp) -> None:
+    await wait_until(pilot, lambda: app.chat.engine_state in ("ready", "no-model", "error"),
+                     what="the engine to load")
+
+
+async def type_question(pilot: Pilot[Any], app: TutorApp, text: str) -> None:
+    box = app.chat.query_one(PromptInput)
+    box.focus()
+    box.insert(text)
+    await pilot.pause()
+
+
+async def ask(pilot: Pilot[Any], app: TutorApp, text: str, wait: bool = True) -> TurnView:
+    await type_question(pilot, app, text)
+    before = len(app.chat.turns)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: len(app.chat.turns) > before, what="the question to appear")
+    turn = app.chat.turns[-1]
+    if wait:
+        await wait_until(pilot, lambda: turn.finished, what=f"the answer to {text!r}")
+        await pilot.pause()
+    return turn

@@ -1,0 +1,124 @@
+"""The Textual app: ``run_app(settings, screen)`` opens the chat (or the quiz) and returns the
+exit code. The first screen paints before anything heavy is imported; the engine loads in a
+thread worker of the chat screen."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from ..config import MODELS_DIR, ConfigError, Settings, write_setting
+from .chat import ChatScreen
+from .claims import CLAIMS
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+
+class TutorApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tutor"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, settings: Settings, start_screen: str = "chat",
+                 backend_factory: Callable[[Settings], Backend] | None = None,
+                 models_dir: Path = MODELS_DIR, persist_settings: bool = True) -> None:
+        super().__init__()
+        self.settings = settings
+        self.start_screen = start_screen
+        self.persist_settings = persist_settings
+        self.chat = ChatScreen(settings, backend_factory, models_dir, persist_settings)
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.chat
+
+    def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.start_screen == "quiz":
+            self.open_quiz()
+
+    def _theme_changed(self, theme: object) -> None:
+        name = getattr(theme, "name", str(theme))
+        if not self.persist_settings or name == self.settings.theme:
+            return
+        try:
+            write_setting("theme", name)
+        except (ConfigError, OSError) as exc:
+            self.notify(f"could not save the theme: {exc}", severity="warning")
+
+    async def action_quit(self) -> None:
+        self.chat.cancel_all()  # the model thread stops at its next token; exit does not wait
+        await super().action_quit()
+
+    def open_quiz(self) -> None:
+        try:
+            from .quiz_screen import QuizScreen  # type: ignore[import-not-found]
+        except ImportError:
+            self.notify("quiz not available", severity="warning")
+            return
+        try:
+            self.push_screen(QuizScreen(self.settings))
+        except Exception as exc:
+            self.notify(f"quiz not available: {exc}", severity="error")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat
+
+        def act(action: str) -> Callable[[], object]:
+            return lambda: self.call_later(self.run_action, action, chat)
+
+        yield SystemCommand("Ask: new chat", "Start a new conversation (Ctrl+N)", act("new_chat"))
+        yield SystemCommand("Chats", "Resume, rename, delete or export saved chats (F2)",
+                            act("sessions"))
+        yield SystemCommand("Export chat to Markdown", "Save this conversation with its sources "
+                            "(Ctrl+S)", act("export"))
+        yield SystemCommand("Stop the answer", "Stop generating and keep what came (Esc)",
+                            act("stop"))
+        yield SystemCommand("Open the cited source document", "The whole document, scrolled to "
+                            "the passage (Ctrl+O)", act("open_source"))
+        yield SystemCommand("Show sources", "Passages retrieval found for the selected answer",
+                            act("show_tab('sources-tab')"))
+        yield SystemCommand("Show prompt inspector", "The exact prompt and its token budget (F5)",
+                            act("show_tab('inspector-tab')"))
+        yield SystemCommand("Previous answer", "Select the previous answer (Ctrl+Up)",
+                            act("select_turn(-1)"))
+        yield SystemCommand("Next answer", "Select the next answer (Ctrl+Down)",
+                            act("select_turn(1)"))
+        yield SystemCommand("Toggle claims sidebar", "Show or hide the eight claims (Ctrl+B)",
+                            act("toggle_sidebar"))
+        for c in CLAIMS:
+            yield SystemCommand(f"Explain claim {c.number}", c.title,
+                                lambda n=c.number: self.call_later(chat.explain_claim, n))
+            yield SystemCommand(f"主張{c.number}を説明 (Explain claim {c.number} in Japanese)",
+                                c.title_ja,
+                                lambda n=c.number: self.call_later(chat.explain_claim, n, True),
+                                discover=False)
+        yield SystemCommand("Pick model", "Choose a GGUF from models/ (F4)", act("pick_model"))
+        yield SystemCommand("Settings", "Number of sources, temperature, embedder (F8)",
+                            act("settings"))
+        yield SystemCommand("Quiz", "Test yourself on the eight claims (F3)", act("quiz"))
+        yield SystemCommand("Help", "Every key, and how an answer is made (F1)", act("help"))
+        yield SystemCommand("Add documents", "Add your own files to the corpus",
+                            self._add_documents)
+
+    def _add_documents(self) -> None:
+        try:
+            from .add_screen import AddDocumentsScreen  # type: ignore[import-not-found]
+        except ImportError:
+            self.notify("Not in the TUI yet: run `tutor add PATH...` in a shell.",
+                        title="Add documents")
+            return
+        self.push_screen(AddDocumentsScreen(self.settings))
+
+
+def run_app(settings: Settings, screen: str = "chat") -> int:
+    """Run the TUI until the learner quits; the exit code for the shell."""
+    app = TutorApp(settings, start_screen=screen)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,145 @@
+"""What the TUI asks of the engine, and the real implementation over :class:`tutor.pipeline.Tutor`.
+
+The chat screen talks only to a :class:`Backend`; every method may block (index, embedder,
+model) and is called from a thread worker, never from the event loop. Tests and the latency
+benchmark swap in :class:`tutor.tui.testing.ScriptedBackend`, which yields scripted events.
+
+This module imports the engine, so the app imports it lazily, inside the loading worker.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..config import Settings
+from ..index import Progress, StoredChunk
+from ..pipeline import Event, Tutor
+from ..retrieve import Hit
+
+
+class Backend(Protocol):
+    settings: Settings
+
+    @property
+    def model_name(self) -> str | None: ...
+
+    def open(self, progress: Any) -> list[str]:
+        """Open the index and index the bundled corpus if needed; notices for the learner."""
+
+    def load_embedder(self) -> None: ...
+
+    def load_model(self) -> str:
+        """Load the GGUF in ``settings.model``; return its name or raise (ModelError)."""
+
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
+            claim: int | None = None, pinned: Sequence[Hit] = (), use_llm: bool = True,
+            cancel: threading.Event | None = None) -> Iterator[Event]: ...
+
+    def claim_passages(self, claim: int) -> list[Hit]: ...
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]: ...
+
+    def switch_model(self, path: Path) -> str:
+        """Unload the current model and load ``path``; return its name or raise."""
+
+    def update_settings(self, settings: Settings) -> None: ...
+
+
+class TutorBackend:
+    """The real engine. One lock keeps model calls (load, switch, answer) one at a time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._tutor: Tutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def tutor(self) -> Tutor:
+        if self._tutor is None:
+            raise RuntimeError("the index is not open yet")
+        return self._tutor
+
+    @property
+    def model_name(self) -> str | None:
+        model = self._tutor.model if self._tutor else None
+        return model.name if model else None
+
+    def open(self, progress: Any) -> list[str]:
+        self._tutor = Tutor(self.settings)
+        return self._tutor.prepare(progress)
+
+    def load_embedder(self) -> None:
+        self.tutor.index.embedder.load()
+
+    def load_model(self) -> str:
+        with self._lock:
+            return self.tutor.load_model().name
+
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
+            claim: int | None = None, pinned: Sequence[Hit] = (), use_llm: bool = True,
+            cancel: threading.Event | None = None) -> Iterator[Event]:
+        with self._lock:
+            events = self.tutor.ask(question, history=history, claim=claim, pinned=pinned,
+                                    use_llm=use_llm, cancel=cancel)
+            with contextlib.closing(events):
+                yield from events
+
+    def claim_passages(self, claim: int) -> list[Hit]:
+        """The opening passages of the claim's note (falling back to any tagged passage)."""
+        index = self.tutor.index
+        chunks = index.chunks_of(f"claim-{claim}")[:2] or index.chunks_for_claim(claim)[:2]
+        return [Hit(0, c.chunk_id, c.doc_id, c.title, c.source, c.location, c.text, 1.0, 1.0,
+                    claims=list(c.claims), page=c.page, pinned=True) for c in chunks]
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        return self.tutor.index.chunks_of(doc_id)
+
+    def switch_model(self, path: Path) -> str:
+        with self._lock:
+            tutor = self.tutor
+            old = tutor.model
+            tutor.model = None
+            del old
+            self.settings = replace(self.settings, model=path)
+            tutor.settings = self.settings
+        return self.load_model()
+
+    def update_settings(self, settings: Settings) -> None:
+        with self._lock:
+            self.settings = settings
+            if self._tutor is not None:
+                self._tutor.settings = settings
+
+
+class PostingProgress(Progress):
+    """Indexing progress for the status bar: calls ``post(file, done, total, chunks, planned)``."""
+
+    def __init__(self, post: Any) -> None:
+        self._post = post
+        self.file = ""
+        self.files_done = self.files_total = 0
+        self.chunks_done = self.chunks_total = 0
+
+    def _emit(self) -> None:
+        self._post(self.file, self.files_done, self.files_total, self.chunks_done,
+                   self.chunks_total)
+
+    def file_started(self, path: str, index: int, total: int) -> None:
+        self.file, self.files_done, self.files_total = Path(path).name, index, total
+        self._emit()
+
+    def chunks_planned(self, path: str, chunks: int) -> None:
+        self.chunks_total += chunks
+        self._emit()
+
+    def embedded(self, n: int) -> None:
+        self.chunks_done += n
+        self._emit()
+
+    def file_done(self, result: Any) -> None:
+        self.files_done += 1
+        self._emit()
