@@ -19,8 +19,9 @@ STOPWORDS = frozenset(
     "can could would should will may might not no yes i you he she we they me my your our their "
     "there here has have had tell explain mean means please".split())
 # Japanese particles and question endings that say nothing about the topic
-JA_STOP = frozenset(["とは", "です", "ます", "ですか", "ので", "して", "した", "する", "ている",
-                     "について", "何で", "何です", "どう", "です。", "なに", "何か"])
+JA_STOP = frozenset("""とは です すか ます ので して した する ている てい いる につ つい いて ての
+    何 なに どう どの どこ いつ 誰 だれ なぜ どんな くら らい ぐら って ある あり れる られ
+    まし した でし しょ ょう だろ ろう かな""".split())
 
 
 def _normalise(text: str) -> str:

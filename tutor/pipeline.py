@@ -16,7 +16,7 @@ from .index import Index, Progress
 from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, tokenize
 from .llm import SPECIAL_MARKERS, LocalModel, ModelError
-from .retrieve import Hit, Retriever
+from .retrieve import Hit, Retriever, referenced_claims
 
 SYSTEM_PROMPT = (
     "You are a patient tutor who explains the paper \"Eight Things to Know about Large Language "
@@ -118,6 +118,13 @@ def lead_sentence(question: str, hits: Sequence[Hit],
     q_terms = {t for t in tokenize(question) if t not in JA_STOP}
     if not q_terms or not hits:
         return None
+    named = referenced_claims(question)
+    if len(named) == 1 and q_terms <= _BARE_CLAIM_TERMS | {str(n) for n in named} \
+            and hits[0].chunk_id.endswith("#0"):
+        # "What is claim 4?" / 「主張4とは？」: the claim note's overview opens with the answer
+        sentences = split_sentences(hits[0].text)
+        if sentences:
+            return _with_next(sentences, 0), 1
     candidates: list[tuple[str, int]] = []
     first: set[tuple[str, int]] = set()
     for n, hit in enumerate(hits[:3], 1):
@@ -147,7 +154,23 @@ def lead_sentence(question: str, hits: Sequence[Hit],
             best = (score, sent, n)
     if best is None or best[0] < 0.35:
         return None
+    sentences = split_sentences(hits[best[2] - 1].text)
+    if best[1] in sentences:
+        return _with_next(sentences, sentences.index(best[1])), best[2]
     return best[1], best[2]
+
+
+_BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
+                     "番目", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"}
+
+
+def _with_next(sentences: list[str], i: int) -> str:
+    """A short lead sentence ("The key term is X, from Y.") reads better with the next one."""
+    lead = sentences[i]
+    if len(lead) < 90 and i + 1 < len(sentences) and len(sentences[i + 1]) < 260:
+        joiner = "" if re.search(r"[。！？]$", lead) else " "
+        lead = lead + joiner + sentences[i + 1]
+    return lead
 
 
 class Tutor:
