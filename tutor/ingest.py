@@ -6,6 +6,7 @@ embedded or stored here (that is :mod:`tutor.index`).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import html.parser
 import re
@@ -80,49 +81,105 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_text(data: bytes) -> str:
-    """Decode bytes in any common encoding; raise IngestError for binary data."""
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16:
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),   # FF FE 00 00
+         (codecs.BOM_UTF16_BE, "utf-16"))                                     # starts with FF FE
+_KANA = re.compile(r"[\u3040-\u30ff\u3000-\u303f\uff01-\uff5e]")  # kana, CJK and full-width punctuation
+
+
+def decode_text(data: bytes, declared: str | None = None) -> str:
+    """Decode bytes in any common encoding (detected, not assumed); raise IngestError for
+    binary data.
+
+    Order: a byte-order mark (UTF-8, UTF-16, UTF-32); ISO-2022-JP escapes; strict UTF-8; a
+    charset the file declares (HTML ``<meta charset>``); then UTF-16 without a BOM, Shift_JIS
+    (cp932) and EUC-JP, each decoded strictly and scored on how much the result reads like
+    text (Japanese text is mostly kana, kanji and ASCII; a wrong guess gives half-width katakana,
+    Hangul or kanji without a single kana); last, charset-normalizer's guess.
+    """
     if not data.strip():
-        raise IngestError("empty file")
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                     (codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF32_LE, "utf-32"),
-                     (codecs.BOM_UTF32_BE, "utf-32")):
+        raise IngestError("empty file" if not data else "file holds only whitespace")
+    for bom, enc in _BOMS:
         if data.startswith(bom):
-            return _check_text(data.decode(enc, errors="replace"))
-    if b"\x00" in data[:4096]:
-        # UTF-16 without a BOM puts a NUL beside every ASCII character
-        even, odd = data[0:4096:2].count(0), data[1:4096:2].count(0)
-        half = min(len(data), 4096) / 2
-        if odd > 0.3 * half and even < 0.05 * half:
-            return _check_text(data.decode("utf-16-le", errors="replace"))
-        if even > 0.3 * half and odd < 0.05 * half:
-            return _check_text(data.decode("utf-16-be", errors="replace"))
-        raise IngestError("binary data, not text")
-    try:
-        return _check_text(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        pass
-    # Japanese legacy encodings first (the corpus is about a Japanese article), then a detector
-    for enc in ("cp932", "euc_jp"):
+            try:
+                return _check_text(data.decode(enc))
+            except UnicodeDecodeError:
+                raise IngestError(f"not valid {enc.upper()} text although it starts with a "
+                                  "byte-order mark") from None
+    head = data[:65536]
+    if b"\x1b$B" in head or b"\x1b$@" in head or b"\x1b(J" in head:
+        with contextlib.suppress(UnicodeDecodeError, LookupError):
+            return _check_text(data.decode("iso2022_jp_ext"))
+    if b"\x00" not in head:
+        try:
+            return _check_text(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            pass
+    if declared:
+        with contextlib.suppress(UnicodeDecodeError, LookupError):
+            return _check_text(data.decode(declared))
+    best: tuple[float, float, str] | None = None
+    for enc in ("utf-16-le", "utf-16-be", "cp932", "euc_jp"):
+        if enc.startswith("utf-16") and len(data) % 2:
+            continue
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        if _looks_japanese(text):
-            return _check_text(text)
+        plausible, kana = _text_scores(text)
+        if plausible >= 0.95 and kana >= 0.1:
+            if best is None or (kana, plausible) > best[:2]:
+                best = (kana, plausible, text)
+    if best is not None:
+        return _check_text(best[2])
+    if b"\x00" in head:
+        raise IngestError("binary data, not text")
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = from_bytes(data)
+    guess = matches.best()
+    if guess is None:
         raise IngestError("binary data, not text (no text encoding fits)")
-    return _check_text(str(best))
+    # on short Western text the detector cannot tell cp1252 from cp1257 or cp775: when cp1252
+    # reads the bytes as cleanly as its first choice, take the far more common cp1252
+    for match in matches:
+        if "cp1252" in match.could_be_from_charset and match.chaos <= guess.chaos + 0.01:
+            guess = match
+            break
+    return _check_text(str(guess))
 
 
-def _looks_japanese(text: str) -> bool:
-    letters = [c for c in text if not c.isascii() and c.isprintable() and not c.isspace()]
-    if not letters:
-        return False
-    return sum(1 for c in letters if _CJK.match(c) or c in "、。「」！？・ー（）") / len(letters) > 0.8
+def _text_scores(text: str) -> tuple[float, float]:
+    """(share of characters that are ordinary text, share of the non-ASCII ones that are kana,
+    CJK punctuation or accented Latin letters, i.e. not kanji); no non-ASCII counts as 1."""
+    sample = text[:20000]
+    if not sample:
+        return 0.0, 0.0
+    plain = non_ascii = kana = 0
+    for c in sample:
+        if c.isascii():
+            if c.isprintable() or c in "\n\r\t\f":
+                plain += 1
+            continue
+        non_ascii += 1
+        if _KANA.match(c) or (c.isalpha() and c < "\u0250"):  # kana, accented Latin
+            kana += 1
+            plain += 1
+        elif "\u4e00" <= c <= "\u9fff":  # kanji: real, or what a wrong guess makes of pairs
+            plain += 1
+    return plain / len(sample), (kana / non_ascii if non_ascii else 1.0)
+
+
+def _declared_charset(data: bytes) -> str | None:
+    """The charset an HTML file declares in a meta tag, if any."""
+    match = re.search(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", data[:4096], re.I)
+    if not match:
+        return None
+    name = match.group(1).decode("ascii", "replace").lower()
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
 
 
 def _check_text(text: str) -> str:
@@ -206,6 +263,9 @@ def load_markdown(text: str, fallback_title: str) -> tuple[str, list[Section], d
                 title = name
             heading = name
             claims = [] if marked else list(doc_claims)
+            mark = _CLAIM_MARK.search(line)  # "## Title <!-- claims: 3 -->"
+            if mark:
+                claims = _claims_of(mark.group(1))
             continue
         mark = _CLAIM_MARK.search(line)
         if mark:
@@ -222,7 +282,9 @@ def load_text(text: str, fallback_title: str) -> tuple[str, list[Section], dict[
 
 
 class _HTMLText(html.parser.HTMLParser):
-    SKIP = {"script", "style", "noscript", "template", "svg", "head"}
+    # head is not skipped as a whole: a page that never closes <head> would lose its body;
+    # what matters in it (script, style) is skipped by name, the title is kept
+    SKIP = {"script", "style", "noscript", "template", "svg", "math", "object", "iframe"}
     BLOCK = {"p", "div", "li", "br", "tr", "section", "article", "blockquote", "pre", "ul", "ol",
              "table", "header", "footer", "main", "nav"}
 
@@ -293,43 +355,56 @@ def load_html(text: str, fallback_title: str) -> tuple[str, list[Section], dict[
 
 
 def load_pdf(data: bytes, fallback_title: str) -> tuple[str, list[Section], dict[str, object]]:
+    """One section a page ("page N"), so every chunk is cited by its page."""
     import io
     import logging
 
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    if not data.lstrip().startswith(b"%PDF-"):
-        raise IngestError("not a PDF (no %PDF- header); the file is corrupt or mislabelled")
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    if b"%PDF-" not in data[:1024]:
+        raise IngestError("not a PDF (no %PDF- header): the file is corrupt or mislabelled")
     if b"%%EOF" not in data[-2048:]:
         raise IngestError("truncated PDF (no %%EOF marker at the end)")
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
-                if not reader.decrypt(""):
-                    raise IngestError("encrypted PDF: it needs a password")
-            except (FileNotDecryptedError, NotImplementedError) as exc:
-                raise IngestError(f"encrypted PDF: it needs a password ({exc})") from None
-        pages = [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
+                opened = reader.decrypt("")
+            except DependencyError:
+                raise IngestError("encrypted PDF (AES): decrypting it needs the `cryptography` "
+                                  "package; save an unencrypted copy") from None
+            if not opened:
+                raise IngestError("encrypted PDF: it needs a password; save an unencrypted copy")
+        pages = []
+        for i, page in enumerate(reader.pages):
+            pages.append((i + 1, page.extract_text() or ""))
         meta_title = ""
-        if reader.metadata and reader.metadata.title:
-            meta_title = str(reader.metadata.title).strip()
+        with contextlib.suppress(Exception):
+            if reader.metadata and reader.metadata.title:
+                meta_title = str(reader.metadata.title).strip()
     except IngestError:
         raise
-    except FileNotDecryptedError:
-        raise IngestError("encrypted PDF: it needs a password") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            AssertionError, OSError, RecursionError, ZeroDivisionError) as exc:
-        raise IngestError(f"corrupt PDF ({type(exc).__name__}: {str(exc)[:80]})") from None
+    except (FileNotDecryptedError, DependencyError):
+        raise IngestError("encrypted PDF: it cannot be read without its password") from None
+    except MemoryError:
+        raise IngestError("PDF too complex to read (out of memory)") from None
+    except Exception as exc:  # pypdf raises many kinds on damaged files; all mean "corrupt"
+        detail = " ".join(str(exc).split())[:80]
+        raise IngestError(f"corrupt PDF ({type(exc).__name__}: {detail})") from None
     if not pages:
         raise IngestError("PDF has no pages")
     sections = [Section(f"page {n}", text.strip(), page=n) for n, text in pages if text.strip()]
     if not sections or sum(len(s.text) for s in sections) < 20:
-        raise IngestError(f"PDF has no text layer ({len(pages)} pages, scanned?); "
-                          "run OCR on it first")
+        raise IngestError(f"PDF has no text layer ({len(pages)} page{'s' * (len(pages) != 1)}, "
+                          "scanned images?): run OCR on it first")
     return meta_title or fallback_title, sections, {}
+
+
+def _megabytes(n: int) -> str:
+    mb = n / 1e6
+    return f"{mb:.1f} MB" if mb >= 10 else f"{mb:.3g} MB"
 
 
 def load_document(path: Path, *, doc_id: str | None = None, source: str | None = None,
@@ -342,8 +417,9 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
     try:
         size = path.stat().st_size
         if max_bytes is not None and size > max_bytes:
-            raise IngestError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit "
-                              "(set max_file_mb in the config or TUTOR_MAX_FILE_MB)")
+            raise IngestError(f"file is {_megabytes(size)}, over the size limit of "
+                              f"{_megabytes(max_bytes)} (max_file_mb in the config file, or "
+                              "TUTOR_MAX_FILE_MB)")
         data = path.read_bytes()
     except PermissionError:
         raise IngestError("permission denied") from None
@@ -359,7 +435,7 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
     if kind == "pdf":
         title, sections, meta = load_pdf(data, fallback)
     else:
-        text = decode_text(data)
+        text = decode_text(data, _declared_charset(data) if kind == "html" else None)
         loader = {"markdown": load_markdown, "text": load_text, "html": load_html}[kind]
         title, sections, meta = loader(text, fallback)
     if not any(s.text.strip() for s in sections):
@@ -385,11 +461,20 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![。！？!?」』）)])|(?<=[.!?])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])")
 
 
+_ABBREV = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bcf|\bFig|\bNo|\bDr|\bMr|\bMs|\bSt)\.$")
+
+
 def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     for para in re.split(r"\n\s*\n", text):
         for line in _logical_lines(para):
-            out.extend(s.strip() for s in _SENTENCE_END.split(line) if s and s.strip())
+            for piece in (s.strip() for s in _SENTENCE_END.split(line)):
+                if not piece:
+                    continue
+                if out and _ABBREV.search(out[-1]) and out[-1] in line:
+                    out[-1] = f"{out[-1]} {piece}"  # "Li et al. 2023" is one sentence
+                else:
+                    out.append(piece)
     return out
 
 
@@ -434,6 +519,13 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int],
     Consecutive chunks of one section share ``overlap_sentences`` sentence(s), so a fact that
     straddles a boundary is still found whole in one of them.
     """
+    # all-MiniLM's WordPiece turns a long kana run into one [UNK]: never count a CJK text as
+    # fewer than one token per two characters, so a Japanese chunk cannot grow without bound
+    raw_count = count_tokens
+
+    def count_tokens(text: str) -> int:  # noqa: F811 - the guarded count, used below
+        return max(raw_count(text), len(_CJK.findall(text)) // 2)
+
     chunks: list[Chunk] = []
     for section in doc.sections:
         sentences: list[str] = []
@@ -466,11 +558,13 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int],
 
 
 def _join(sentences: list[str]) -> str:
+    """Sentences back into text; a piece without an end mark (a caption, a heading-like line)
+    keeps a paragraph break so it is not glued to the next sentence."""
     out = ""
     for s in sentences:
-        if out and not (_CJK.match(out[-1]) or out[-1] in "。！？」") :
-            out += " "
-        elif out and not _CJK.match(s[:1]):
+        if out and out[-1] not in "。！？」』.!?:;)）\"'":
+            out += "\n\n"
+        elif out and not (_CJK.match(out[-1]) or out[-1] in "。！？」』") or (out and not _CJK.match(s[:1])):
             out += " "
         out += s
     return out
