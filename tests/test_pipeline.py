@@ -113,3 +113,19 @@ def test_cancel_stops_the_stream(tutor_engine: Tutor, model: LocalModel):
             done = event
     assert done is not None and done.stopped_by in ("cancelled", "stop", "repetition")
     assert tokens <= 3
+
+
+def test_sentence_gate_releases_grounded_text_and_stops_at_invention():
+    from tutor.pipeline import _SentenceGate
+
+    gate = _SentenceGate("Chinchilla used 20 tokens per parameter. [1]",
+                         ["Chinchilla had 70B parameters trained on 1.4T tokens, 20 tokens per parameter."], 1)
+    out, verdict = gate.feed(" Chinchilla had 70B parameters and 1.4T tokens [1]. The answer is [1]. ")
+    assert "70B parameters" in out and "The answer is" not in out and verdict is None
+    out, verdict = gate.feed("Unicorns compose symphonies on Mars every winter. More text")
+    assert out == "" and verdict == "ungrounded"
+    gate2 = _SentenceGate("", ["Sycophancy means agreeing with the user."], 1)
+    assert gate2.feed("Sycophancy means agreeing with the user [2]. ")[1] == "ungrounded"  # no source 2
+    gate3 = _SentenceGate("", ["Sycophancy means agreeing with the user."], 1)
+    gate3.feed("Sycophancy means agreeing with the user. ")
+    assert gate3.feed("Sycophancy means agreeing with the user. ")[1] == "repetition"

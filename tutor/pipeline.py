@@ -300,7 +300,11 @@ class Tutor:
         yield ready
         if lead:
             yield Token(lead)
-        pieces: list[str] = []
+        # The model's text is released a sentence at a time, and only while it stays grounded:
+        # a sentence whose terms are mostly absent from the sources (or that repeats itself, or
+        # cites a source that does not exist) ends the answer there.
+        gate = _SentenceGate(lead, [h.text for h in found.hits[: ready.budget["sources_used"]]],
+                             ready.budget["sources_used"])
         first = last = None
         count = 0
         stopped = "stop"
@@ -312,26 +316,29 @@ class Tutor:
                 first = now
             last = now
             count += 1
-            pieces.append(piece)
-            if _repeating(lead + "".join(pieces)):
-                stopped = "repetition"
+            released, verdict = gate.feed(piece)
+            if released:
+                yield Token(released)
+            if verdict:
+                stopped = verdict
                 break
-            yield Token(piece)
         else:
             if cancel is not None and cancel.is_set():
                 stopped = "cancelled"
             elif count >= self.settings.max_tokens:
                 stopped = "length"
-        generated = "".join(pieces)
-        if stopped == "repetition":
-            generated = _drop_repeat(lead, generated)
+            released, verdict = gate.finish(keep_partial=stopped != "length")
+            if released:
+                yield Token(released)
+            stopped = verdict or stopped
+        generated = gate.accepted
         answer = (lead + generated).strip()
         if not re.search(r"\[\d+\]", answer) and found.hits:
             answer += " [1]"
         timings.update({
             "first_token_ms": round(((first or gen_start) - t0) * 1000, 1),
             "total_ms": round((time.perf_counter() - t0) * 1000, 1),
-            "completion_tokens": model.count_plain(generated) if generated else 0,
+            "completion_tokens": count,
             "tokens_per_s": round((count - 1) / (last - first), 1) if first and last and last > first else 0.0,
             "prompt_tokens": ready.prompt_tokens,
         })
@@ -348,26 +355,62 @@ class Tutor:
         return "\n\n".join(lines)
 
 
-def _sentences_of(text: str) -> list[str]:
-    return [re.sub(r"\W+", " ", s).strip().lower() for s in re.split(r"(?<=[.!?。！？])\s*", text)]
+_SENT_END = re.compile(r"(?<=[.!?。！？])(?:\s+|$)|\n")
 
 
-def _repeating(text: str) -> bool:
-    """True when the latest finished sentence repeats an earlier one (small models loop)."""
-    sents = [s for s in _sentences_of(text) if len(s) > 12]
-    if len(sents) < 2 or not re.search(r"[.!?。！？]\s*$", text):
-        return False
-    return sents[-1] in sents[:-1]
+def _norm_sentence(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
 
 
-def _drop_repeat(lead: str, generated: str) -> str:
-    parts = re.split(r"(?<=[.!?。！？])\s*", generated)
-    seen = set(s for s in _sentences_of(lead) if s)
-    out = []
-    for p in parts:
-        key = re.sub(r"\W+", " ", p).strip().lower()
-        if key and key in seen:
-            break
-        seen.add(key)
-        out.append(p)
-    return " ".join(out)
+class _SentenceGate:
+    """Releases generated text sentence by sentence while it is grounded in the sources."""
+
+    def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6):
+        self.accepted = ""
+        self._pending = ""
+        self._seen = {_norm_sentence(s) for s in split_sentences(lead)} if lead else set()
+        self._source_terms = set(tokenize(" ".join(sources)))
+        self._n_sources = n_sources
+        self._min = min_grounded
+
+    def feed(self, piece: str) -> tuple[str, str | None]:
+        self._pending += piece
+        out = ""
+        while True:
+            m = _SENT_END.search(self._pending)
+            if not m or m.end() == 0:
+                return out, None
+            sentence, self._pending = self._pending[: m.end()], self._pending[m.end():]
+            verdict = self._judge(sentence)
+            if verdict == "empty":
+                continue  # "The answer is [3]." says nothing: leave it out
+            if verdict:
+                return out, verdict
+            out += sentence
+            self.accepted += sentence
+
+    def finish(self, keep_partial: bool) -> tuple[str, str | None]:
+        rest, self._pending = self._pending, ""
+        if not rest.strip() or not keep_partial:
+            return "", None
+        verdict = self._judge(rest)
+        if verdict:
+            return "", None if verdict == "empty" else verdict
+        self.accepted += rest
+        return rest, None
+
+    def _judge(self, sentence: str) -> str | None:
+        key = _norm_sentence(sentence)
+        if not key:
+            return None
+        if key in self._seen:
+            return "repetition"
+        self._seen.add(key)
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        if any(n < 1 or n > self._n_sources for n in cited):
+            return "ungrounded"
+        terms = [t for t in tokenize(re.sub(r"\[\d+\]", " ", sentence)) if not t.isdigit()]
+        if len(terms) < 3:
+            return "empty"
+        grounded = sum(1 for t in terms if t in self._source_terms) / len(terms)
+        return "ungrounded" if grounded < self._min else None
