@@ -498,15 +498,34 @@ def _logical_lines(para: str) -> Iterator[str]:
 
 
 def _hard_split(sentence: str, limit: int, count: Callable[[str], int]) -> list[str]:
-    """Split one over-long sentence at words (or characters for CJK) to fit the limit."""
-    units = re.findall(r"\S+\s*", sentence) if " " in sentence else list(sentence)
+    """Split one over-long sentence at words (or characters for CJK) to fit the limit.
+
+    Latin text is counted a word at a time and summed: WordPiece splits at whitespace first, so
+    the sum is exact, and linear (counting the growing buffer is quadratic: minutes on a long
+    PDF whose lines never end a sentence). Text with CJK characters keeps the exact count of the
+    growing buffer, since kana runs are not additive.
+    """
+    spaced = " " in sentence
+    units = re.findall(r"\S+\s*", sentence) if spaced else list(sentence)
+    additive = spaced and not _CJK.search(sentence)
+    seen: dict[str, int] = {}
     pieces: list[str] = []
-    buf = ""
+    buf, used = "", 0
     for unit in units:
-        if buf and count(buf + unit) > limit:
+        if additive:
+            key = unit.strip()
+            if key not in seen:
+                seen[key] = count(key)
+            t = seen[key]
+            over = bool(buf) and used + t > limit
+        else:
+            t = 0
+            over = bool(buf) and count(buf + unit) > limit
+        if over:
             pieces.append(buf.strip())
-            buf = ""
+            buf, used = "", 0
         buf += unit
+        used += t
     if buf.strip():
         pieces.append(buf.strip())
     return pieces
@@ -522,9 +541,12 @@ def chunk_document(doc: Document, count_tokens: Callable[[str], int],
     # all-MiniLM's WordPiece turns a long kana run into one [UNK]: never count a CJK text as
     # fewer than one token per two characters, so a Japanese chunk cannot grow without bound
     raw_count = count_tokens
+    memo: dict[str, int] = {}
 
-    def count_tokens(text: str) -> int:  # noqa: F811 - the guarded count, used below
-        return max(raw_count(text), len(_CJK.findall(text)) // 2)
+    def count_tokens(text: str) -> int:  # noqa: F811 - the guarded, memoised count used below
+        if text not in memo:
+            memo[text] = max(raw_count(text), len(_CJK.findall(text)) // 2)
+        return memo[text]
 
     chunks: list[Chunk] = []
     for section in doc.sections:
