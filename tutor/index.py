@@ -18,12 +18,14 @@ One process writes at a time: writers take ``write.lock`` in the tutor home (``f
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob as globlib
 import hashlib
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from .store import DenseStore
 
 SCHEMA_VERSION = 1
 CHUNK_TOKENS = 200
+EMBED_GROUP = 128  # chunks embedded and written to the dense store at a time
 SKIP_DIRS = {"quiz", ".git", "__pycache__"}
 SKIP_FILES = {"readme.md", "license", "license.md"}
 
@@ -172,7 +175,11 @@ class Index:
 
     @contextlib.contextmanager
     def writing(self, wait: float = 0.0) -> Iterator[None]:
-        """Hold the single-writer lock; raise IndexBusy if another process holds it."""
+        """Hold the single-writer lock; raise IndexBusy if another process holds it.
+
+        ``write.lock`` in the home holds the pid and command line of the holder, so the message
+        names it. The kernel drops the lock when the holder dies, even by SIGKILL.
+        """
         if self._lock_fd is not None:  # re-entrant within one process
             yield
             return
@@ -184,19 +191,24 @@ class Index:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    holder = os.pread(fd, 300, 0).decode(errors="replace").strip()
                     os.close(fd)
-                    raise IndexBusy(f"another tutor process (pid {holder}) is writing to the index "
-                                    f"in {self.home}; try again when it has finished") from None
-                time.sleep(0.2)
+                    pid, _, command = holder.partition(" ")
+                    who = f"pid {pid or '?'}" + (f", `{command}`" if command else "")
+                    raise IndexBusy(f"the index in {self.home} is busy: another tutor process "
+                                    f"({who}) is writing to it; try again when it has finished"
+                                    ) from None
+                time.sleep(0.1)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        command = " ".join(["tutor", *sys.argv[1:]])[:200] if sys.argv else "tutor"
+        os.pwrite(fd, f"{os.getpid()} {command}".encode(), 0)
         self._lock_fd = fd
         try:
             yield
         finally:
             self._lock_fd = None
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
@@ -215,7 +227,10 @@ class Index:
                 notices += self.recover()
                 ident = self.embedder.identity
                 recorded = self._meta("embedder")
-                if recorded and recorded != ident:
+                if self._meta("reindexing") == "1":
+                    notices.append("finishing the interrupted re-index (re-embedding everything)")
+                    self.reindex(progress)
+                elif recorded and recorded != ident:
                     notices.append(f"the embedder changed ({recorded} -> {ident}); re-embedding")
                     self.reindex(progress)
                 self._set_meta("embedder", ident)
@@ -323,7 +338,12 @@ class Index:
         return chunks, ids, embed_texts, metas
 
     def put_document(self, doc: Document, origin: str, progress: Progress | None = None) -> AddResult:
-        """Add or replace one document atomically (see the module docstring)."""
+        """Add or replace one document atomically (see the module docstring).
+
+        Chunks are embedded and written to the dense store a batch at a time, so memory stays
+        bounded however long the document is; ``progress.cancelled()`` is checked between
+        batches, and a cancelled or failed document leaves nothing behind.
+        """
         progress = progress or Progress()
         with self.writing():
             old = self.db.execute("SELECT content_hash FROM documents WHERE doc_id=?",
@@ -335,9 +355,17 @@ class Index:
                 "SELECT doc_id, source FROM documents WHERE content_hash=? AND doc_id<>?",
                 (doc.content_hash, doc.doc_id)).fetchone()
             if twin:
+                note = f"same content as {twin[1]} (doc {twin[0]}); not indexed twice"
+                if old:  # this path's older version must not linger beside its twin
+                    self.remove(doc.doc_id)
+                    note += f"; its previous version (doc {doc.doc_id}) was removed"
+                    return AddResult(doc.source, "updated", twin[0], self._chunk_count(twin[0]),
+                                     note=note)
                 return AddResult(doc.source, "unchanged", twin[0], self._chunk_count(twin[0]),
-                                 note=f"same content as {twin[1]} (doc {twin[0]}); not indexed twice")
+                                 note=note)
             chunks, ids, embed_texts, metas = self._prepare_doc(doc)
+            if not chunks:
+                raise IngestError("no text to index")
             progress.chunks_planned(doc.source, len(chunks))
             old_ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id=?",
                                                      (doc.doc_id,))]
@@ -347,9 +375,14 @@ class Index:
                  json.dumps(old_ids), now_utc()))
             jid = cur.lastrowid
             try:
-                vectors = self.embedder.embed(embed_texts, progress=progress.embedded,
-                                              cancelled=progress.cancelled)
-                self.store.add(ids, vectors, [c.text for c in chunks], metas)
+                for start in range(0, len(ids), EMBED_GROUP):
+                    end = start + EMBED_GROUP
+                    if progress.cancelled():
+                        raise InterruptedError("cancelled")
+                    vectors = self.embedder.embed(embed_texts[start:end], progress=progress.embedded,
+                                                  cancelled=progress.cancelled)
+                    self.store.add(ids[start:end], vectors, [c.text for c in chunks[start:end]],
+                                   metas[start:end])
             except BaseException:
                 # roll back now; if this process dies instead, recover() does it on next start
                 with contextlib.suppress(Exception):
@@ -378,8 +411,8 @@ class Index:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            stale = [i for i in old_ids if i not in set(ids)]
-            self.store.delete(stale)
+            new = set(ids)
+            self.store.delete([i for i in old_ids if i not in new])
             self.db.execute("DELETE FROM journal WHERE id=?", (jid,))
             return AddResult(doc.source, "updated" if old else "added", doc.doc_id, len(chunks))
 
@@ -407,16 +440,23 @@ class Index:
             return AddResult(row[0], "removed", doc_id, len(old_ids))
 
     def reindex(self, progress: Progress | None = None) -> int:
-        """Re-embed every chunk from the catalog (after an embedder change, or on request)."""
+        """Re-embed every chunk from the catalog (after an embedder change, or on request).
+
+        The dense store is emptied and rebuilt from the catalog's texts. A ``reindexing`` mark in
+        the catalog is set first and cleared last, so a run killed half-way is finished by the
+        next start (:meth:`prepare`) instead of leaving documents without vectors.
+        """
         progress = progress or Progress()
         with self.writing():
             rows = self.db.execute(
                 "SELECT c.chunk_id, c.text, c.embed_text, c.doc_id, c.title, c.source, c.location, "
                 "c.language, c.claims, c.ord, c.page FROM chunks c ORDER BY c.doc_id, c.ord").fetchall()
+            self._set_meta("reindexing", "1")
+            progress.file_started("all documents", 0, 1)
             progress.chunks_planned("all documents", len(rows))
             self.store.clear()
-            for start in range(0, len(rows), 256):
-                batch = rows[start:start + 256]
+            for start in range(0, len(rows), EMBED_GROUP):
+                batch = rows[start:start + EMBED_GROUP]
                 vectors = self.embedder.embed([r[2] for r in batch], progress=progress.embedded)
                 metas = []
                 for r in batch:
@@ -429,8 +469,12 @@ class Index:
                     meta.update({f"c{n}": True for n in claims})
                     metas.append(meta)
                 self.store.add([r[0] for r in batch], vectors, [r[1] for r in batch], metas)
+            self.db.execute("BEGIN IMMEDIATE")
             self._set_meta("embedder", self.embedder.identity)
+            self._set_meta("reindexing", "0")
             self._bump()
+            self.db.execute("COMMIT")
+            progress.file_done(AddResult("all documents", "updated", None, len(rows)))
             return len(rows)
 
     # ------------------------------------------------------------ the bundled corpus
@@ -478,20 +522,29 @@ class Index:
     # ------------------------------------------------------------ user documents
 
     def add_paths(self, specs: Iterable[str], progress: Progress | None = None) -> list[AddResult]:
-        """Add files, folders (recursively) and glob patterns; one result per file or bad input."""
+        """Add files, folders (recursively) and glob patterns; one result per file or bad input.
+
+        Every file is added, updated or left alone on its own: a bad one gets an ``error``
+        result with the reason and the index keeps nothing of it; the others go on. Notes about
+        skipped files go to ``progress.message``. When ``progress.cancelled()`` turns true, the
+        file being embedded is rolled back and the remaining ones are reported as cancelled.
+        """
+        from .embed import EmbedderError
+        from .store import StoreError
+
         progress = progress or Progress()
         max_bytes = int(self.settings.max_file_mb * 1_000_000)
-        planned: list[tuple[Path, str]] = []
+        planned: list[Path] = []
         results: list[AddResult] = []
         for spec in specs:
             files, errors, skipped = expand_path(spec)
             results += errors
             for note in skipped:
                 progress.message(note)
-            planned += [(f, spec) for f in files]
+            planned += files
         seen_files: set[Path] = set()
         unique = []
-        for f, spec in planned:
+        for f in planned:
             real = f.resolve()
             if real not in seen_files:
                 seen_files.add(real)
@@ -499,7 +552,9 @@ class Index:
         with self.writing(wait=2.0):
             for i, path in enumerate(unique):
                 if progress.cancelled():
-                    results.append(AddResult(str(path), "error", error="cancelled before it started"))
+                    result = AddResult(str(path), "error", error="cancelled before it started")
+                    progress.file_done(result)
+                    results.append(result)
                     continue
                 progress.file_started(str(path), i, len(unique))
                 real = path.resolve()
@@ -511,18 +566,36 @@ class Index:
                     result = AddResult(str(path), "error", error=str(exc))
                 except InterruptedError:
                     result = AddResult(str(path), "error", error="cancelled; nothing of it was kept")
+                except (StoreError, EmbedderError, IndexBusy):
+                    raise
+                except Exception as exc:  # one odd file must not stop the batch
+                    result = AddResult(str(path), "error",
+                                       error=f"cannot read it ({type(exc).__name__}: {exc})")
                 result.path = str(path)
                 progress.file_done(result)
                 results.append(result)
         return results
 
 
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return (exc.strerror or str(exc)).lower()
+
+
 def expand_path(spec: str) -> tuple[list[Path], list[AddResult], list[str]]:
-    """Files named by a path, a folder (recursive) or a glob; errors and skip notes beside."""
+    """Files named by a path, a folder (recursive) or a glob; errors and skip notes beside.
+
+    In a folder, hidden files and folders and files of unsupported types are skipped with a
+    note; files that cannot be read (permissions, symbolic link loops) are errors, as is a
+    folder that holds nothing supported.
+    """
     files: list[Path] = []
     errors: list[AddResult] = []
     skipped: list[str] = []
-    if any(ch in spec for ch in "*?[") and not Path(spec).exists():
+    if any(ch in spec for ch in "*?[") and not os.path.lexists(spec):
         matches = sorted(globlib.glob(spec, recursive=True))
         if not matches:
             return [], [AddResult(spec, "error", error="the pattern matches no file")], []
@@ -537,43 +610,61 @@ def expand_path(spec: str) -> tuple[list[Path], list[AddResult], list[str]]:
         path.stat()
     except FileNotFoundError:
         if path.is_symlink():
-            return [], [AddResult(spec, "error", error="broken symbolic link")], []
+            return [], [AddResult(spec, "error", error="broken symbolic link (its target is "
+                                  "missing)")], []
         return [], [AddResult(spec, "error", error="no such file or folder")], []
-    except PermissionError:
-        return [], [AddResult(spec, "error", error="permission denied")], []
     except OSError as exc:
-        reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
-        return [], [AddResult(spec, "error", error=reason)], []
+        return [], [AddResult(spec, "error", error=_os_reason(exc))], []
     if path.is_file():
         return [path], [], []
     if not path.is_dir():
         return [], [AddResult(spec, "error", error="not a regular file or folder")], []
+    if not os.access(path, os.R_OK | os.X_OK):
+        return [], [AddResult(spec, "error", error="permission denied (cannot list the folder)")], []
+
+    def unreadable(exc: OSError) -> None:
+        errors.append(AddResult(str(exc.filename or spec), "error",
+                                error=f"{_os_reason(exc)} (cannot list the folder)"))
+
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=True,
-                                                onerror=lambda e: skipped.append(
-                                                    f"skipped {e.filename}: {e.strerror}")):
-        st = os.stat(dirpath)
+    for dirpath, dirnames, filenames in os.walk(path, followlinks=True, onerror=unreadable):
+        try:
+            st = os.stat(dirpath)
+        except OSError as exc:
+            errors.append(AddResult(dirpath, "error", error=_os_reason(exc)))
+            dirnames[:] = []
+            continue
         if (st.st_dev, st.st_ino) in visited:
-            skipped.append(f"skipped {dirpath}: symbolic link loop")
+            real = os.path.realpath(dirpath)
+            loop = os.path.abspath(dirpath).startswith(real.rstrip(os.sep) + os.sep)
+            skipped.append(f"skipped {dirpath}: " + ("symbolic link loop" if loop else
+                                                      "already included through another path"))
             dirnames[:] = []
             continue
         visited.add((st.st_dev, st.st_ino))
+        hidden = sorted(d for d in dirnames if d.startswith("."))
+        skipped += [f"skipped {Path(dirpath) / d}: hidden folder" for d in hidden]
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             f = Path(dirpath) / name
             if name.startswith("."):
+                skipped.append(f"skipped {f}: hidden file")
                 continue
             if f.suffix.lower() not in SUPPORTED:
-                skipped.append(f"skipped {f}: unsupported type {f.suffix or '(none)'}")
+                skipped.append(f"skipped {f}: unsupported type {f.suffix or '(no extension)'}")
                 continue
             try:
                 f.stat()
+            except FileNotFoundError:
+                errors.append(AddResult(str(f), "error", error="broken symbolic link (its target "
+                                        "is missing)"))
+                continue
             except OSError as exc:
-                reason = "symbolic link loop" if exc.errno == 40 else (exc.strerror or str(exc))
-                errors.append(AddResult(str(f), "error", error=reason))
+                errors.append(AddResult(str(f), "error", error=_os_reason(exc)))
                 continue
             files.append(f)
     if not files and not errors:
-        errors.append(AddResult(spec, "error", error=f"folder holds no supported files "
-                                f"({', '.join(sorted(SUPPORTED))}); skipped {len(skipped)}"))
+        kinds = ", ".join(sorted(SUPPORTED))
+        errors.append(AddResult(spec, "error", error=f"the folder holds no supported files "
+                                f"({kinds}); {len(skipped)} skipped"))
     return files, errors, skipped
