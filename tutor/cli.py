@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,50 +55,80 @@ def _questions(arg: str) -> Iterator[str]:
 
 
 class _CliProgress:
-    """A Rich progress bar on stderr for indexing; silent for --json or when not a terminal."""
+    """Indexing progress on stderr: a Rich bar (files, chunks embedded, chunks/s) when stderr is
+    a terminal and the output is not --json; otherwise silent. Notes (skipped files) are
+    printed either way, the first ``MAX_NOTES`` of them one a line, the rest counted.
+    ``cancel()`` (the first Ctrl+C of `tutor add`) stops the work between batches."""
 
-    def __new__(cls, enabled: bool):  # type: ignore[no-untyped-def]
-        from .index import Progress
+    MAX_NOTES = 20
 
+    def __init__(self, enabled: bool) -> None:
+        self._cancel = threading.Event()
+        self._t0: float | None = None
+        self.notes = 0
+        self.bar = None
         if not enabled or not sys.stderr.isatty():
-            class Quiet(Progress):
-                def file_done(self, result):  # type: ignore[no-untyped-def]
-                    pass
-            return Quiet()
+            return
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                   TextColumn, TimeElapsedColumn)
+                                   TaskProgressColumn, TextColumn, TimeElapsedColumn)
 
-        class Bar(Progress):
-            def __init__(self) -> None:
-                self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
-                                        MofNCompleteColumn(), TimeElapsedColumn(),
-                                        console=Console(stderr=True), transient=True)
-                self.files = self.bar.add_task("files", total=None)
-                self.chunks = self.bar.add_task("embedding chunks", total=0)
-                self.bar.start()
+        self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(),
+                                MofNCompleteColumn(), TaskProgressColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+        self.files = self.bar.add_task("files", total=None, rate="")
+        self.chunks = self.bar.add_task("chunks embedded", total=0, rate="")
+        self.bar.start()
 
-            def file_started(self, path: str, index: int, total: int) -> None:
-                self.bar.update(self.files, total=total, completed=index,
-                                description=f"files ({Path(path).name})")
+    # the engine's callbacks (tutor.index.Progress)
 
-            def chunks_planned(self, path: str, chunks: int) -> None:
-                task = self.bar.tasks[self.chunks]
-                self.bar.update(self.chunks, total=(task.total or 0) + chunks)
+    def cancel(self) -> None:
+        self._cancel.set()
 
-            def embedded(self, n: int) -> None:
-                self.bar.advance(self.chunks, n)
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
-            def file_done(self, result) -> None:  # type: ignore[no-untyped-def]
-                self.bar.advance(self.files, 1)
+    def file_started(self, path: str, index: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.files, total=total, completed=index,
+                            description=f"files ({Path(path).name[:40]})")
 
-            def message(self, text: str) -> None:
-                self.bar.console.print(f"note: {text}")
+    def chunks_planned(self, path: str, chunks: int) -> None:
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+        if self.bar is not None:
+            task = self.bar.tasks[self.chunks]
+            self.bar.update(self.chunks, total=(task.total or 0) + chunks)
 
-            def stop(self) -> None:
-                self.bar.stop()
+    def embedded(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.chunks, n)
+            elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
+            if elapsed > 0:
+                done = self.bar.tasks[self.chunks].completed
+                self.bar.update(self.chunks, rate=f"{done / elapsed:.1f}/s")
 
-        return Bar()
+    def file_done(self, result) -> None:  # type: ignore[no-untyped-def]
+        if self.bar is not None:
+            self.bar.advance(self.files, 1)
+
+    def message(self, text: str) -> None:
+        self.notes += 1
+        if self.notes > self.MAX_NOTES:
+            return
+        if self.bar is not None:
+            self.bar.console.print(f"note: {text}", markup=False, highlight=False)
+        else:
+            _note(text)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        if self.notes > self.MAX_NOTES:
+            _note(f"... and {self.notes - self.MAX_NOTES} more skipped")
+            self.notes = self.MAX_NOTES
 
 
 def _open_tutor(args: argparse.Namespace, quiet: bool):  # type: ignore[no-untyped-def]
@@ -231,19 +262,45 @@ def plain_chat(args: argparse.Namespace) -> int:
             print("\n(stopped)")
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    from .index import Index
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
 
+
+def cmd_add(args: argparse.Namespace) -> int:
+    import signal
+
+    from .index import AddResult, Index, IndexBusy
+
+    settings = _settings(args)
     index = Index(settings)
     progress = _CliProgress(enabled=not args.json)
+
+    def on_interrupt(signum, frame) -> None:  # type: ignore[no-untyped-def]
+        # first Ctrl+C: stop between batches, keep what is done; a second one stops at once
+        progress.cancel()
+        _note("stopping after the current batch (Ctrl+C again to stop at once)")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        for notice in index.prepare(progress, sync_bundled=False):
-            _note(notice)
-        results = index.add_paths(args.paths, progress)
+        with index.writing(wait=2.0):
+            for notice in index.prepare(progress, sync_bundled=False):
+                _note(notice)
+            results = index.add_paths(args.paths, progress)
+    except IndexBusy as exc:  # nothing was touched: one line, and an error object a path
+        _err(str(exc))
+        if args.json:
+            for path in args.paths:
+                print(json.dumps(AddResult(path, "error", error=str(exc)).as_json(),
+                                 ensure_ascii=False), flush=True)
+        return 1
     finally:
-        if hasattr(progress, "stop"):
-            progress.stop()
+        signal.signal(signal.SIGINT, previous)
+        progress.stop()
     failed = 0
     for r in results:
         if r.status == "error":
@@ -256,8 +313,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         elif r.status != "error":
             print(f"{r.status:9} {r.path}  ({r.doc_id}, {r.chunks} chunks)")
     if not args.json:
-        good = sum(1 for r in results if r.status in ("added", "updated"))
-        print(f"{good} added or updated, {sum(r.status == 'unchanged' for r in results)} unchanged, "
+        done = {s: sum(r.status == s for r in results) for s in ("added", "updated", "unchanged")}
+        print(f"{done['added']} added, {done['updated']} updated, {done['unchanged']} unchanged, "
               f"{failed} failed", file=sys.stderr)
     return 1 if failed else 0
 
@@ -269,31 +326,39 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     index = Index(settings)
     if args.corpus_cmd == "remove":
         with index.writing(wait=2.0):
-            index.recover()
+            for notice in index.recover():
+                _note(notice)
             result = index.remove(args.doc_id)
         if result.status == "error":
             raise Failure(f"{args.doc_id}: {result.error}")
-        print(f"removed {args.doc_id} ({result.chunks} chunks)")
+        print(f"removed {args.doc_id} ({result.chunks} chunks, {result.path})")
         return 0
     progress = _CliProgress(enabled=not getattr(args, "json", False))
     try:
+        if args.corpus_cmd == "reindex":
+            with index.writing(wait=2.0):
+                for notice in index.prepare(progress, sync_bundled=False):
+                    _note(notice)
+                n = index.reindex(progress)
+                index.sync_bundled(progress)
+            progress.stop()
+            print(f"re-embedded {n} chunks of {len(index.documents())} documents with "
+                  f"{index.embedder.identity}")
+            return 0
         for notice in index.prepare(progress):
             _note(notice)
-        if args.corpus_cmd == "reindex":
-            n = index.reindex(progress)
-            print(f"re-embedded {n} chunks with {index.embedder.identity}")
-            return 0
     finally:
-        if hasattr(progress, "stop"):
-            progress.stop()
+        progress.stop()
     docs = index.documents()
     if args.json:
         print(json.dumps([d.as_json() for d in docs], ensure_ascii=False, indent=1))
         return 0
-    print(f"{'doc_id':32} {'chunks':>6} {'size':>9}  {'added (UTC)':20} title")
+    print(f"{'doc_id':34} {'chunks':>6} {'size':>9}  {'added (UTC)':16}  title")
     for d in docs:
-        print(f"{d.doc_id[:32]:32} {d.chunks:6d} {d.size / 1024:8.1f}K  {d.added[:19]:20} {d.title[:60]}")
-    print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks; home {settings.home}")
+        added = d.added[:16].replace("T", " ")
+        print(f"{d.doc_id[:34]:34} {d.chunks:6d} {_size(d.size):>9}  {added:16}  {d.title[:60]}")
+    print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks, "
+          f"{_size(sum(d.size for d in docs))}; home {settings.home}")
     return 0
 
 
