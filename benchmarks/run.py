@@ -84,38 +84,12 @@ def ingestion(settings) -> dict:  # type: ignore[no-untyped-def]
 
 
 def scale(settings, n_chunks: int) -> dict:  # type: ignore[no-untyped-def]
-    """Ingest a synthetic text of about n_chunks chunks, then time searches at that size."""
-    import random
+    """N synthetic chunks and a 300-page PDF, each ingested in a fresh process (peak memory of
+    its own), then searched at that size: see benchmarks/scale.py."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scale import scale as measure  # noqa: E402
 
-    home = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    s = replace(settings, home=home, corpus_dir=home / "nocorpus")
-    index = Index(s)
-    index.embedder.load()
-    words = re.findall(r"[A-Za-z]+", (ROOT / "corpus" / "notes" / "kaplan-2020.md").read_text())
-    rng = random.Random(1)
-    docs = home / "docs"
-    docs.mkdir()
-    per_file = 500
-    for f in range(max(1, n_chunks // per_file)):
-        paras = []
-        for i in range(per_file):
-            paras.append(f"## Section {i}\n\n" + " ".join(rng.choice(words) for _ in range(120)) + ".")
-        (docs / f"synthetic-{f}.md").write_text("\n\n".join(paras), encoding="utf-8")
-    t0 = time.perf_counter()
-    results = index.add_paths([str(docs)])
-    elapsed = time.perf_counter() - t0
-    chunks = sum(r.chunks for r in results)
-    retriever = Retriever(index)
-    retriever.search("warm up", k=5)
-    lat = []
-    for q in ["scaling laws compute", "model size power law", "critical batch size", "overfitting data"] * 10:
-        t1 = time.perf_counter()
-        retriever.search(q, k=5)
-        lat.append((time.perf_counter() - t1) * 1000)
-    lat.sort()
-    return {"chunks": chunks, "seconds": elapsed, "chunks_per_s": chunks / elapsed,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "search_p50_ms": statistics.median(lat), "search_p95_ms": lat[int(0.95 * (len(lat) - 1))]}
+    return measure(settings, n_chunks)
 
 
 def llm(settings, questions: list[dict]) -> dict:  # type: ignore[no-untyped-def]
@@ -199,6 +173,11 @@ def table(res: dict) -> str:
                      f"peak RSS {sc['peak_rss_mb']:.0f} MB |")
         lines.append(f"| search at {sc['chunks']} chunks | p50 {sc['search_p50_ms']:.1f} ms, "
                      f"p95 {sc['search_p95_ms']:.1f} ms |")
+        if "pdf" in sc:
+            p = sc["pdf"]
+            lines.append(f"| ingest {p['case']}: {p['chunks']} chunks, cited by page | {p['seconds']:.0f} s "
+                         f"({p['chunks_per_s']:.0f} chunks/s, text extraction {p['text_extraction_s']:.0f} s), "
+                         f"peak RSS {p['peak_rss_mb']:.0f} MB |")
     if "llm" in res:
         m = res["llm"]
         ratio = m["tutor_tokens_per_s"] / m["raw_tokens_per_s"] if m["raw_tokens_per_s"] else 0
