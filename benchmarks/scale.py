@@ -179,11 +179,13 @@ def _pdf_child(pages: int) -> dict:
     out = _ingest_and_search(index, [str(pdf)])
     from tutor.retrieve import Retriever
 
-    hit = Retriever(index).search(f"pagemark{pages // 2:03d}", k=1).hits[0]
+    middle = pages // 2
+    hits = Retriever(index).search(f"pagemark{middle:03d}", k=5).hits
     out.update({"case": f"a {pages}-page PDF ({pdf.stat().st_size / 1e6:.1f} MB)",
                 "pdf_bytes": pdf.stat().st_size, "pages_with_text": len(doc.sections),
                 "text_extraction_s": round(extract_s, 1),
-                "cited_page_ok": hit.location == f"page {pages // 2}"})
+                "cited_page": [h.location for h in hits if f"pagemark{middle:03d}" in h.text],
+                "cited_page_rank": next((h.rank for h in hits if f"pagemark{middle:03d}" in h.text), None)})
     return out
 
 

@@ -431,6 +431,8 @@ def test_remove_and_reindex(work):
     assert again.stderr.startswith(f"error: {alpha['doc_id']}: no document with this id")
 
     before = dense_ids(work["home"])
+    for f in (work["home"] / "chroma").rglob("*.bin"):  # damage the HNSW files
+        f.write_bytes(b"\0" * 16)
     proc = run_tutor(["corpus", "reindex"], work["home"], env=work["env"])
     assert proc.returncode == 0, proc.stderr
     no_traceback(proc)

@@ -336,9 +336,14 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     progress = _CliProgress(enabled=not getattr(args, "json", False))
     try:
         if args.corpus_cmd == "reindex":
+            from .store import StoreError
+
             with index.writing(wait=2.0):
-                for notice in index.prepare(progress, sync_bundled=False):
-                    _note(notice)
+                try:
+                    for notice in index.prepare(progress, sync_bundled=False):
+                        _note(notice)
+                except StoreError as exc:  # a damaged store is what reindex is for
+                    _note(f"{exc}; rebuilding it")
                 n = index.reindex(progress)
                 index.sync_bundled(progress)
             progress.stop()
