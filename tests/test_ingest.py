@@ -257,6 +257,20 @@ def test_bad_pdfs(tmp_path, name):
         load_document(write(tmp_path, name, data))
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_a_pdf_damaged_in_the_middle_is_corrupt_not_half_read(tmp_path, seed):
+    """pypdf recovers what it can from a damaged file: a page gone, or pages that come back
+    without text and would pass for a scan. Either way the file is reported as corrupt."""
+    good = make_pdf(["Emergent abilities appear at scale.\nSecond line.",
+                     "Page two talks about sycophancy in models."], title="A Paper")
+    rng = random.Random(seed)
+    data = bytearray(good)
+    at = rng.randrange(100, len(data) - 200)
+    data[at:at + 150] = rng.randbytes(150)
+    with pytest.raises(IngestError, match=r"^corrupt PDF \("):
+        load_document(write(tmp_path, "damaged.pdf", bytes(data)))
+
+
 def test_scanned_pdf_says_so(tmp_path):
     with pytest.raises(IngestError, match=r"no text layer \(2 pages, scanned"):
         load_document(write(tmp_path, "scan.pdf", make_pdf([None, None])))

@@ -9,6 +9,7 @@ import codecs
 import contextlib
 import hashlib
 import html.parser
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -354,19 +355,42 @@ def load_html(text: str, fallback_title: str) -> tuple[str, list[Section], dict[
     return title, parser.sections, {}
 
 
+class _PdfDamage(logging.Handler):
+    """Collects pypdf's warnings that mean content was lost (objects missing or unparsable),
+    as opposed to the harmless ones (a wrong startxref that pypdf rebuilds)."""
+
+    SIGNS = ("not defined", "Invalid Elementary Object", "Could not read", "Expecting a NameObject")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        missing = re.search(r"Object (\d+) (\d+) not defined", message)
+        if missing:
+            self.found.append(f"object {missing.group(1)} {missing.group(2)} is missing")
+        elif any(sign in message for sign in self.SIGNS):
+            self.found.append("an object cannot be parsed")
+
+
 def load_pdf(data: bytes, fallback_title: str) -> tuple[str, list[Section], dict[str, object]]:
     """One section a page ("page N"), so every chunk is cited by its page."""
     import io
-    import logging
 
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError
 
-    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     if b"%PDF-" not in data[:1024]:
         raise IngestError("not a PDF (no %PDF- header): the file is corrupt or mislabelled")
     if b"%%EOF" not in data[-2048:]:
         raise IngestError("truncated PDF (no %%EOF marker at the end)")
+    damage = _PdfDamage()
+    pypdf_log = logging.getLogger("pypdf")
+    saved = pypdf_log.level, pypdf_log.propagate
+    pypdf_log.setLevel(logging.WARNING)
+    pypdf_log.propagate = False  # nothing on the terminal: what matters becomes the reason
+    pypdf_log.addHandler(damage)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -393,6 +417,14 @@ def load_pdf(data: bytes, fallback_title: str) -> tuple[str, list[Section], dict
     except Exception as exc:  # pypdf raises many kinds on damaged files; all mean "corrupt"
         detail = " ".join(str(exc).split())[:80]
         raise IngestError(f"corrupt PDF ({type(exc).__name__}: {detail})") from None
+    finally:
+        pypdf_log.removeHandler(damage)
+        pypdf_log.setLevel(saved[0])
+        pypdf_log.propagate = saved[1]
+    if damage.found:
+        # pypdf read past objects it could not parse or find: what it returns is a part of the
+        # document at best (a page gone, or pages without text that look like a scan)
+        raise IngestError(f"corrupt PDF ({damage.found[0]}); only part of it could be read")
     if not pages:
         raise IngestError("PDF has no pages")
     sections = [Section(f"page {n}", text.strip(), page=n) for n, text in pages if text.strip()]
