@@ -593,3 +593,65 @@ def test_catalog_is_readable_while_a_writer_commits(fast_index, tmp_path):
         stop.set()
         t.join()
     assert set(counts) <= {0, r.chunks}  # all or nothing, never half a document
+
+
+def test_readers_in_other_threads_never_see_a_write_half_done(fast_index, tmp_path):
+    """The TUI indexes in a worker thread while another thread searches the same Index: the
+    reader sees each document with all of its chunks or not at all."""
+    docs = tmp_path / "docs"
+    tree(docs, {f"n{i}.md": f"# N{i}\n\n" + words(60, seed=i) for i in range(6)})
+    stop = threading.Event()
+    seen: list[tuple[int, int]] = []
+    problems: list[str] = []
+
+    def read() -> None:
+        retriever = Retriever(fast_index)
+        while not stop.is_set():
+            listed = {d.doc_id: d.chunks for d in fast_index.documents()}
+            for doc_id, n in listed.items():
+                got = len(fast_index.chunks_of(doc_id))
+                if got not in (0, n):  # 0: removed or replaced after the listing
+                    problems.append(f"{doc_id}: {got} of {n} chunks")
+            seen.append((len(listed), sum(listed.values())))
+            retriever.search("scaling laws", k=3)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        writer_results = fast_index.add_paths([str(docs)])
+        (docs / "n0.md").write_text("# N0\n\n" + words(80, seed=99))
+        writer_results += fast_index.add_paths([str(docs / "n0.md")])
+    finally:
+        stop.set()
+        reader.join(30)
+    assert problems == []
+    assert [r.status for r in writer_results] == ["added"] * 6 + ["updated"]
+    assert len(seen) > 3 and seen[0][0] < 6 and seen[-1][0] == 6
+    consistent(fast_index)
+
+
+def test_a_second_writer_thread_is_refused(fast_index):
+    inside = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with fast_index.writing():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    inside.wait(10)
+    try:
+        with pytest.raises(IndexBusy, match="another task of this process is writing"):
+            with fast_index.writing():
+                pass
+        with pytest.raises(IndexBusy):
+            with fast_index.writing(wait=0.3):
+                pass
+    finally:
+        release.set()
+        t.join()
+    with fast_index.writing():  # free again; and re-entrant in one thread
+        with fast_index.writing():
+            pass

@@ -26,6 +26,7 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -122,15 +123,30 @@ class Index:
         self.home = settings.home
         self.home.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder or Embedder(settings.embedder, threads=1)
-        self.db = sqlite3.connect(self.home / "index.sqlite", timeout=30, check_same_thread=False,
-                                  isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        # two connections: the thread holding the write lock uses its own, so that readers in
+        # other threads of this process (the TUI searching while its Add screen indexes) see
+        # only committed documents, never the inside of a write transaction
+        self._read_db = self._connect()
+        self._write_db = self._connect()
+        self._writer: int | None = None  # the thread that holds the write lock
+        self._thread_lock = threading.RLock()
         self._migrate()
         self.store = DenseStore(self.home, settings.chroma_url)
         self._lexical: BM25 | None = None
         self._lexical_gen = -1
         self._lock_fd: int | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.home / "index.sqlite", timeout=30, check_same_thread=False,
+                             isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The writer's connection in the thread holding the write lock, else the readers'."""
+        return self._write_db if self._writer == threading.get_ident() else self._read_db
 
     # ------------------------------------------------------------ schema
 
@@ -180,37 +196,47 @@ class Index:
         ``write.lock`` in the home holds the pid and command line of the holder, so the message
         names it. The kernel drops the lock when the holder dies, even by SIGKILL.
         """
-        if self._lock_fd is not None:  # re-entrant within one process
+        if self._writer == threading.get_ident():  # re-entrant within one thread
             yield
             return
-        fd = os.open(self.home / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 300, 0).decode(errors="replace").strip()
-                    os.close(fd)
-                    pid, _, command = holder.partition(" ")
-                    who = f"pid {pid or '?'}" + (f", `{command}`" if command else "")
-                    raise IndexBusy(f"the index in {self.home} is busy: another tutor process "
-                                    f"({who}) is writing to it; try again when it has finished"
-                                    ) from None
-                time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        command = " ".join(["tutor", *sys.argv[1:]])[:200] if sys.argv else "tutor"
-        os.pwrite(fd, f"{os.getpid()} {command}".encode(), 0)
-        self._lock_fd = fd
+        acquired = (self._thread_lock.acquire(timeout=wait) if wait > 0
+                    else self._thread_lock.acquire(blocking=False))
+        if not acquired:
+            raise IndexBusy(f"the index in {self.home} is busy: another task of this process "
+                            "is writing to it; try again when it has finished")
         try:
-            yield
+            fd = os.open(self.home / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 300, 0).decode(errors="replace").strip()
+                        os.close(fd)
+                        pid, _, command = holder.partition(" ")
+                        who = f"pid {pid or '?'}" + (f", `{command}`" if command else "")
+                        raise IndexBusy(f"the index in {self.home} is busy: another tutor process "
+                                        f"({who}) is writing to it; try again when it has "
+                                        "finished") from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            command = " ".join(["tutor", *sys.argv[1:]])[:200] if sys.argv else "tutor"
+            os.pwrite(fd, f"{os.getpid()} {command}".encode(), 0)
+            self._lock_fd = fd
+            self._writer = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._writer = None
+                self._lock_fd = None
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
         finally:
-            self._lock_fd = None
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            self._thread_lock.release()
 
     # ------------------------------------------------------------ start-up
 
