@@ -92,7 +92,7 @@ def scale(settings, n_chunks: int) -> dict:  # type: ignore[no-untyped-def]
     return measure(settings, n_chunks)
 
 
-def llm(settings, questions: list[dict]) -> dict:  # type: ignore[no-untyped-def]
+def llm(settings, questions: list[dict], n: int) -> dict:  # type: ignore[no-untyped-def]
     """tutor ask against raw llama-cpp-python on the same model and the same prompt."""
     from llama_cpp import Llama
 
@@ -104,6 +104,8 @@ def llm(settings, questions: list[dict]) -> dict:  # type: ignore[no-untyped-def
     tutor.load_model()
     rows = []
     facts = [q for q in questions if q.get("key")]
+    step = max(1, len(facts) // n)
+    facts = facts[::step][:n]  # an even sample across the set (English and Japanese)
     for q in facts:
         prompt = ""
         done = None
@@ -197,6 +199,7 @@ def main() -> int:
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--skip-llm", action="store_true")
     ap.add_argument("--scale", type=int, default=0, help="also ingest N synthetic chunks")
+    ap.add_argument("--llm-questions", type=int, default=30, help="questions asked of the model")
     args = ap.parse_args()
     settings = load_settings({"home": tempfile.mkdtemp(prefix="bench-home-")})
     questions = load_questions(ROOT / "benchmarks" / "questions.jsonl")
@@ -207,7 +210,7 @@ def main() -> int:
     if args.scale:
         res["scale"] = scale(settings, args.scale)
     if not args.skip_llm:
-        res["llm"] = llm(settings, questions)
+        res["llm"] = llm(settings, questions, args.llm_questions)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(res, indent=1, ensure_ascii=False), encoding="utf-8")
     text = table(res)
