@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class TutorApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "tutor"
     ENABLE_COMMAND_PALETTE = True
 
@@ -52,7 +52,7 @@ class TutorApp(App[int]):
             self.notify(f"could not save the theme: {exc}", severity="warning")
 
     async def action_quit(self) -> None:
-        self.chat.cancel_all()  # the model thread stops at its next token; exit does not wait
+        await self.chat.shutdown()  # the model thread stops at its next token; exit does not wait
         await super().action_quit()
 
     def open_quiz(self) -> None:

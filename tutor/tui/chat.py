@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,21 +23,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ..config import MODELS_DIR, ConfigError, Settings, config_path, write_setting
 from ..history import History, HistoryError, default_title
 from . import messages as msg
 from .panels import InspectorPanel, SourceCard, SourcesPanel, hit_dict, prompt_body, sentences
-from .screens import (NO_MODEL, DocumentScreen, HelpScreen, ModelPicker, SessionChoice,
-                      SessionsScreen, SettingsScreen, TextPrompt)
 from .sidebar import ClaimsSidebar
 from .turns import PromptInput, TurnView, claim_question
 
 if TYPE_CHECKING:
+    from textual.widgets import ProgressBar
+
     from .app import TutorApp
     from .backend import Backend
+    from .screens import SessionChoice
+
+# The dialogs and the document viewer (tutor.tui.screens) are imported when first opened, and
+# the progress bar when indexing starts: the first paint needs neither.
 
 WELCOME = (
     "Welcome. Ask about Bowman's *Eight Things to Know about Large Language Models* in English "
@@ -45,6 +50,9 @@ WELCOME = (
     "found (score, and which leg found them: dense embeddings or lexical BM25); **F5** shows "
     "the exact prompt and its token budget. **F1** lists every key."
 )
+
+
+TOKEN_BATCH_S = 0.05  # the answer worker posts tokens at most this often
 
 
 class ChatScreen(Screen[None]):
@@ -102,7 +110,6 @@ class ChatScreen(Screen[None]):
                 yield PromptInput(id="prompt")
                 with Horizontal(id="statusbar"):
                     yield Static(self._status_text(), id="status")
-                    yield ProgressBar(id="progress", show_eta=False)
             with TabbedContent(id="panel", initial="sources-tab"):
                 with TabPane("Sources", id="sources-tab"):
                     yield SourcesPanel(id="sources")
@@ -113,7 +120,6 @@ class ChatScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "tutor"
         self.sub_title = "new chat"
-        self.query_one("#progress", ProgressBar).display = False
         self.query_one("#chat-log", VerticalScroll).anchor()
         self.query_one("#welcome", Static).update(_markdown_light(WELCOME))
         try:
@@ -205,19 +211,30 @@ class ChatScreen(Screen[None]):
         self.engine_state = message.state
         self.engine_detail = message.detail
         if message.state != "loading":
-            self.query_one("#progress", ProgressBar).display = False
+            for bar in self.query("#progress"):
+                bar.display = False
         self.refresh_status()
         if message.state in ("ready", "no-model", "error"):
             self._pump_queue()
 
     def on_index_progress(self, message: msg.IndexProgress) -> None:
-        bar = self.query_one("#progress", ProgressBar)
+        bar = self._progress_bar()
         bar.display = True
         bar.update(total=max(1, message.chunks_total), progress=message.chunks_done)
         self.engine_detail = (f"loading: indexing the bundled corpus (first run) · {message.file} · "
                               f"{message.files_done}/{message.files_total} files · "
                               f"{message.chunks_done}/{message.chunks_total} chunks")
         self.refresh_status()
+
+    def _progress_bar(self) -> ProgressBar:
+        from textual.widgets import ProgressBar
+
+        found = self.query("#progress")
+        if found:
+            return found.first(ProgressBar)
+        bar = ProgressBar(id="progress", show_eta=False)
+        self.query_one("#statusbar").mount(bar)
+        return bar
 
     def on_engine_notice(self, message: msg.EngineNotice) -> None:
         self.notify(message.text, severity=message.severity)  # type: ignore[arg-type]
@@ -288,6 +305,16 @@ class ChatScreen(Screen[None]):
 
         worker = get_current_worker()
         post = self.post_message
+        pending: list[str] = []  # tokens not yet posted
+        last_post = 0.0
+
+        def post_tokens() -> None:
+            nonlocal last_post
+            if pending:
+                post(msg.AnswerToken(key, "".join(pending)))
+                pending.clear()
+            last_post = time.monotonic()
+
         try:
             pinned = backend.claim_passages(claim) if claim else []
             events = backend.ask(question, history=history, claim=claim, pinned=pinned,
@@ -297,8 +324,13 @@ class ChatScreen(Screen[None]):
                     if worker.is_cancelled:
                         cancel.set()
                     if isinstance(event, Token):
-                        post(msg.AnswerToken(key, event.text))
-                    elif isinstance(event, Retrieved):
+                        # one message per TOKEN_BATCH_S at most: the event loop stays free
+                        pending.append(event.text)
+                        if time.monotonic() - last_post >= TOKEN_BATCH_S:
+                            post_tokens()
+                        continue
+                    post_tokens()
+                    if isinstance(event, Retrieved):
                         post(msg.AnswerRetrieved(key, event))
                     elif isinstance(event, PromptReady):
                         post(msg.AnswerPrompt(key, event))
@@ -381,6 +413,12 @@ class ChatScreen(Screen[None]):
         for turn in [self._active, *self._queue]:
             if turn is not None and turn.cancel is not None:
                 turn.cancel.set()
+
+    async def shutdown(self) -> None:
+        """Before quitting: stop the model and close the answer's Markdown stream."""
+        self.cancel_all()
+        if self._active is not None:
+            await self._stop(self._active)
 
     def on_unmount(self) -> None:
         self.cancel_all()
@@ -507,6 +545,8 @@ class ChatScreen(Screen[None]):
             if len(cited) == len(parts):
                 cited = []
         first = message.chunks[0]
+        from .screens import DocumentScreen
+
         self.app.push_screen(DocumentScreen(first.title, first.source, message.chunks, target,
                                             cited))
 
@@ -572,6 +612,8 @@ class ChatScreen(Screen[None]):
         self.query_one(PromptInput).focus()
 
     def action_sessions(self) -> None:
+        from .screens import SessionsScreen
+
         if self.history is None:
             self.notify("Chat history is unavailable.", severity="error")
             return
@@ -616,17 +658,23 @@ class ChatScreen(Screen[None]):
                 return
             self.notify(f"Exported to {out}", title="Chat exported", timeout=8)
 
+        from .screens import TextPrompt
+
         self.app.push_screen(TextPrompt("Export the chat to Markdown: file", str(default)), chosen)
 
     # ------------------------------------------------------------ other screens
 
     def action_help(self) -> None:
+        from .screens import HelpScreen
+
         self.app.push_screen(HelpScreen())
 
     def action_quiz(self) -> None:
         self.tutor_app.open_quiz()
 
     def action_pick_model(self) -> None:
+        from .screens import NO_MODEL, ModelPicker
+
         if self._active is not None:
             self.notify("Wait for the answer to finish (or press Esc) before switching models.",
                         severity="warning")
@@ -709,6 +757,8 @@ class ChatScreen(Screen[None]):
             self.refresh_status()
             note = "; the embedder change takes effect at the next start" if "embedder" in changes else ""
             self.notify(f"Saved: {', '.join(sorted(changes))}{note}.")
+
+        from .screens import SettingsScreen
 
         self.app.push_screen(SettingsScreen(self.settings, config_path()), chosen)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import events
@@ -10,12 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Markdown, Static, TextArea
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static, TextArea
 
 from ..history import Turn, cited_numbers
 from .claims import claim as claim_info
 from .panels import AnswerView
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
 
 
 class PromptInput(TextArea):
@@ -56,6 +60,30 @@ class PromptInput(TextArea):
         self.insert("\n")
 
 
+FLUSH_S = 0.15  # how often streamed tokens reach the Markdown widget
+SEGMENT_BLOCKS = 6  # blocks in the live Markdown widget before it is frozen (long answers)
+
+
+def segment_cut(segment: str, chunk: str) -> int | None:
+    """Where in ``chunk`` a long live segment may end: at a blank line that closes a block.
+
+    Only once the segment holds SEGMENT_BLOCKS blocks, never inside a fenced code block, and
+    never before an indented line (a list item's continuation).
+    """
+    if segment.count("\n\n") < SEGMENT_BLOCKS:
+        return None
+    text = segment + chunk
+    start = max(0, len(segment) - 1)
+    while (i := text.find("\n\n", start)) != -1:
+        after = text[i + 2:]
+        stripped = after.lstrip("\n")
+        if stripped and not stripped[0].isspace() and text[:i].count("```") % 2 == 0:
+            cut = i + 2 - len(segment)
+            return cut if 0 < cut <= len(chunk) else None
+        start = i + 1
+    return None
+
+
 STATE_NOTES = {
     "queued-loading": "◌ queued: the tutor is still loading; it will answer when ready",
     "queued": "◌ queued: waiting for the answer above",
@@ -88,6 +116,10 @@ class TurnView(Vertical):
         self.cancel: threading.Event | None = None
         self.record_id: int | None = None
         self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._segment = ""  # the Markdown written to the live widget so far
+        self._stream_done = False
+        self._flush_timer: Timer | None = None
 
     @classmethod
     def from_record(cls, key: int, turn: Turn) -> TurnView:
@@ -106,7 +138,12 @@ class TurnView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._question_text(), classes="question")
-        yield Markdown(self.view.answer if self.finished else "", classes="answer")
+        if self.finished:
+            yield FinishedAnswer(self.view.answer)
+        else:
+            from textual.widgets import Markdown  # imported at the first answer, not at start-up
+
+            yield Markdown("", classes="answer live")
         yield Static(self.meta_text(), classes="meta")
 
     def on_mount(self) -> None:
@@ -125,7 +162,9 @@ class TurnView(Vertical):
 
     @property
     def markdown(self) -> Markdown:
-        return self.query_one(".answer", Markdown)
+        from textual.widgets import Markdown
+
+        return self.query_one(".live", Markdown)
 
     # ------------------------------------------------------------ state
 
@@ -183,12 +222,65 @@ class TurnView(Vertical):
     # ------------------------------------------------------------ streaming
 
     async def add_token(self, text: str) -> None:
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
+        """Queue a token; the Markdown stream gets what came every FLUSH_S seconds.
+
+        Each write reflows the chat log, which costs tens of milliseconds on a slow machine;
+        writing a few times a second instead of at every token keeps the loop free for keys.
+        """
         self.streamed += text
-        await self._stream.write(text)
+        self._pending.append(text)
+        if self._stream is None:  # the first words show at once
+            await self._flush()
+        elif self._flush_timer is None:
+            # The screen owns the timer: its callback then runs in the screen's message loop,
+            # in turn with the token and done handlers, so stream writes never overlap.
+            self._flush_timer = self.screen.set_timer(FLUSH_S, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_timer = None
+        if not self._stream_done:
+            await self._write_pending()
+
+    async def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        chunk = "".join(self._pending)
+        self._pending.clear()
+        if self._stream is None:
+            markdown = self.markdown
+            self._stream = type(markdown).get_stream(markdown)
+        cut = segment_cut(self._segment, chunk)
+        if cut is None:
+            self._segment += chunk
+            await self._stream.write(chunk)
+            return
+        # The live Markdown holds SEGMENT_BLOCKS blocks: freeze it, stream on into a new one.
+        head, tail = chunk[:cut], chunk[cut:].lstrip("\n")
+        await self._stream.write(head)
+        await self._stream.stop()
+        self._stream = None
+        live = self.markdown
+        await self.mount(FinishedAnswer(self._segment + head, segment=True), before=live)
+        await live.remove()
+        from textual.widgets import Markdown
+
+        fresh = Markdown("", classes="answer live")
+        await self.mount(fresh, before=self.query_one(".meta"))
+        self._stream = Markdown.get_stream(fresh)
+        self._segment = tail
+        if tail:
+            await self._stream.write(tail)
 
     async def _end_stream(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        if self._stream_done:
+            return
+        self._stream_done = True
+        if self._pending and self._stream is not None:
+            await self._write_pending()
+        self._pending.clear()
         if self._stream is not None:
             stream, self._stream = self._stream, None
             await stream.stop()
@@ -207,9 +299,8 @@ class TurnView(Vertical):
         self.stopped_by = done.stopped_by
         self.status = "stopped" if done.stopped_by == "cancelled" else "done"
         self.view.state = self.status
-        if done.answer.strip() != self.streamed.strip():
-            await self.markdown.update(done.answer)
         self.streamed = done.answer
+        await self._freeze(done.answer)
         self.refresh_meta()
 
     async def stop_now(self) -> None:
@@ -222,9 +313,20 @@ class TurnView(Vertical):
         self.stopped_by = "cancelled"
         self.view.state = "stopped"
         self.view.answer = self.streamed.strip()
-        if not self.view.answer:
-            await self.markdown.update("_(stopped before the first word)_")
+        await self._freeze(self.view.answer or "_(stopped before the first word)_")
         self.refresh_meta()
+
+    async def _freeze(self, answer: str) -> None:
+        """Swap the streaming Markdown widget tree for one leaf widget.
+
+        Textual reflows every widget on the screen at each update, and a Markdown answer is
+        dozens of widgets (each list item is four); a long chat of them made every streamed
+        token cost a full reflow of all earlier answers. A finished answer never changes, so
+        it is drawn by one widget instead.
+        """
+        old = list(self.query(".answer"))  # a list: the query is lazy
+        await self.mount(FinishedAnswer(answer), before=self.query_one(".meta"))
+        await self.remove_children(old)
 
     async def fail(self, error: str) -> None:
         await self._end_stream()
@@ -233,6 +335,17 @@ class TurnView(Vertical):
         self.error = error
         self.view.state = "error"
         self.refresh_meta()
+
+
+class FinishedAnswer(Static):
+    """A finished answer: Markdown drawn by Rich inside one widget (cheap to lay out)."""
+
+    def __init__(self, answer: str, segment: bool = False) -> None:
+        from rich.markdown import Markdown as RichMarkdown
+
+        super().__init__(RichMarkdown(answer or "_(no answer)_", hyperlinks=False),
+                         classes="answer " + ("segment" if segment else "finished"))
+        self.answer = answer
 
 
 def _short(text: str, limit: int) -> str:
