@@ -655,3 +655,24 @@ def test_a_second_writer_thread_is_refused(fast_index):
     with fast_index.writing():  # free again; and re-entrant in one thread
         with fast_index.writing():
             pass
+
+
+def test_a_new_chunker_version_rechunks_the_bundled_corpus(tmp_path, monkeypatch):
+    from dataclasses import replace as _replace
+
+    import tutor.index as index_mod
+    from tutor.config import load_settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nSome text about scaling laws.\n", encoding="utf-8")
+    settings = _replace(load_settings({"home": str(tmp_path / "home")}), corpus_dir=corpus)
+    idx = index_mod.Index(settings)
+    idx.prepare()
+    before = idx.known_chunk_ids()
+    assert idx.prepare() == []  # nothing changed: no work
+    monkeypatch.setattr(index_mod, "CHUNKER_VERSION", "test-next")
+    notices = idx.prepare()
+    after = idx.known_chunk_ids()
+    assert notices and after and not (before & after)  # new ids, old ones gone
+    assert idx.store.count() == len(after)

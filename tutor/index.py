@@ -41,6 +41,9 @@ from .store import DenseStore
 
 SCHEMA_VERSION = 1
 CHUNK_TOKENS = 200
+# Bump when chunking changes: a document's version (and its chunk ids) covers its bytes and the
+# chunker, so the bundled corpus is re-chunked on the next start and a re-added file is too.
+CHUNKER_VERSION = "2"
 EMBED_GROUP = 128  # chunks embedded and written to the dense store at a time
 SKIP_DIRS = {"quiz", ".git", "__pycache__"}
 SKIP_FILES = {"readme.md", "license", "license.md"}
@@ -111,6 +114,10 @@ class Progress:
     def message(self, text: str) -> None: ...
     def cancelled(self) -> bool:
         return False
+
+
+def doc_version(doc: Document) -> str:
+    return hashlib.sha256(f"{doc.content_hash}:{CHUNKER_VERSION}".encode()).hexdigest()[:12]
 
 
 def now_utc() -> str:
@@ -348,7 +355,7 @@ class Index:
 
     def _prepare_doc(self, doc: Document) -> tuple[list[Chunk], list[str], list[str], list[dict]]:
         chunks = chunk_document(doc, self.embedder.count_tokens, max_tokens=CHUNK_TOKENS)
-        version = doc.content_hash[:12]
+        version = doc_version(doc)
         ids = [f"{doc.doc_id}@{version}#{c.ord}" for c in chunks]
         embed_texts = [c.embed_text(doc.title) for c in chunks]
         metas: list[dict] = []
@@ -372,9 +379,9 @@ class Index:
         """
         progress = progress or Progress()
         with self.writing():
-            old = self.db.execute("SELECT content_hash FROM documents WHERE doc_id=?",
+            old = self.db.execute("SELECT content_hash, version FROM documents WHERE doc_id=?",
                                   (doc.doc_id,)).fetchone()
-            if old and old[0] == doc.content_hash:
+            if old and old[0] == doc.content_hash and old[1] == doc_version(doc):
                 return AddResult(doc.source, "unchanged", doc.doc_id,
                                  self._chunk_count(doc.doc_id))
             twin = self.db.execute(
@@ -428,7 +435,7 @@ class Index:
                                         (doc.doc_id,)).fetchone()
                 self.db.execute(
                     "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (doc.doc_id, doc.title, doc.source, doc.content_hash, doc.content_hash[:12],
+                    (doc.doc_id, doc.title, doc.source, doc.content_hash, doc_version(doc),
                      doc.size, added[0] if added else stamp, stamp, origin, doc.language,
                      json.dumps(doc.claims), len(chunks)))
                 self.db.execute("UPDATE journal SET state='committed' WHERE id=?", (jid,))
