@@ -104,17 +104,8 @@ class TutorApp(App[int]):
                             act("settings"))
         yield SystemCommand("Quiz", "Test yourself on the eight claims (F3)", act("quiz"))
         yield SystemCommand("Help", "Every key, and how an answer is made (F1)", act("help"))
-        yield SystemCommand("Add documents", "Add your own files to the corpus",
-                            self._add_documents)
-
-    def _add_documents(self) -> None:
-        try:
-            from .add_screen import AddDocumentsScreen  # type: ignore[import-not-found]
-        except ImportError:
-            self.notify("Not in the TUI yet: run `tutor add PATH...` in a shell.",
-                        title="Add documents")
-            return
-        self.push_screen(AddDocumentsScreen(self.settings))
+        yield SystemCommand("Add documents", "Add Markdown, text, HTML or PDF files to the "
+                            "corpus (F6)", act("add_documents"))
 
 
 def run_app(settings: Settings, screen: str = "chat") -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import Settings
-from ..index import Progress, StoredChunk
+from ..index import AddResult, Progress, StoredChunk
 from ..pipeline import Event, Tutor
 from ..retrieve import Hit
 
@@ -47,6 +47,9 @@ class Backend(Protocol):
         """Unload the current model and load ``path``; return its name or raise."""
 
     def update_settings(self, settings: Settings) -> None: ...
+
+    def add_paths(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
+        """Add files, folders or globs to the index the chat searches (the Add screen)."""
 
 
 class TutorBackend:
@@ -113,6 +116,11 @@ class TutorBackend:
             self.settings = settings
             if self._tutor is not None:
                 self._tutor.settings = settings
+
+    def add_paths(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
+        # not under ``_lock``: the index has its own write lock and readers see only committed
+        # documents, so the chat can keep answering while the Add screen indexes
+        return self.tutor.index.add_paths(list(specs), progress)
 
 
 class PostingProgress(Progress):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..index import StoredChunk
+from ..index import AddResult, Progress, StoredChunk
 from ..llm import ModelError
 from ..pipeline import NOT_COVERED, SYSTEM_PROMPT, Done, Event, Notice, PromptReady, Retrieved, Token
 from ..retrieve import Hit
@@ -87,7 +87,9 @@ class ScriptedBackend:
     def __init__(self, settings: Settings, scripts: Sequence[Script] | Callable[[str], Script] = (),
                  *, load_gate: threading.Event | None = None, open_error: str | None = None,
                  model_error: str | None = None, model_name: str = "SmolLM2-135M-Instruct.Q4_1.gguf",
-                 documents: dict[str, list[StoredChunk]] | None = None) -> None:
+                 documents: dict[str, list[StoredChunk]] | None = None,
+                 add_files: Sequence[tuple[str, int | str]] = (("notes-1.md", 3), ("notes-2.md", 3)),
+                 add_delay: float = 0.005, add_gate: threading.Event | None = None) -> None:
         self.settings = settings
         self._scripts = scripts
         self._next = 0
@@ -100,6 +102,12 @@ class ScriptedBackend:
         self.switched: list[Path] = []
         self.documents = documents if documents is not None else default_documents()
         self._lock = threading.Lock()
+        # the Add screen: each path "holds" these files (name, chunks or an error reason); after
+        # the first chunk of a file, embedding waits for ``add_gate`` (or a cancel) if given
+        self.add_files = list(add_files)
+        self.add_delay = add_delay
+        self.add_gate = add_gate
+        self.added: list[str] = []
 
     # ------------------------------------------------------------ start-up
 
@@ -135,6 +143,44 @@ class ScriptedBackend:
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
+
+    # ------------------------------------------------------------ adding documents
+
+    def add_paths(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
+        """Simulate :meth:`tutor.index.Index.add_paths`: same callbacks, same cancel rules."""
+        files = [(f"{spec.rstrip('/')}/{name}", what) for spec in specs
+                 for name, what in self.add_files]
+        results: list[AddResult] = []
+        for i, (path, what) in enumerate(files):
+            result: AddResult | None = None
+            if progress.cancelled():
+                result = AddResult(path, "error", error="cancelled before it started")
+                progress.file_done(result)
+                results.append(result)
+                continue
+            progress.file_started(path, i, len(files))
+            if isinstance(what, str):
+                result = AddResult(path, "error", error=what)
+            else:
+                progress.chunks_planned(path, what)
+                for n in range(what):
+                    if self.add_gate is not None and n >= 1:
+                        deadline = time.monotonic() + 60  # a failed test must not hang
+                        while (not self.add_gate.wait(0.01) and not progress.cancelled()
+                               and time.monotonic() < deadline):
+                            pass
+                    if progress.cancelled():
+                        result = AddResult(path, "error", error="cancelled; nothing of it was kept")
+                        break
+                    if self.add_delay:
+                        time.sleep(self.add_delay)
+                    progress.embedded(1)
+                if result is None:
+                    self.added.append(path)
+                    result = AddResult(path, "added", Path(path).stem, what)
+            progress.file_done(result)
+            results.append(result)
+        return results
 
     # ------------------------------------------------------------ reading
 
