@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -52,9 +51,6 @@ WELCOME = (
 )
 
 
-TOKEN_BATCH_S = 0.05  # the answer worker posts tokens at most this often
-
-
 class ChatScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "stop", "Stop", show=True),
@@ -63,6 +59,7 @@ class ChatScreen(Screen[None]):
         Binding("f3", "quiz", "Quiz"),
         Binding("f4", "pick_model", "Model"),
         Binding("f5", "toggle_panel", "Sources/Prompt"),
+        Binding("f6", "add_documents", "Add docs", priority=True),  # over TextArea's select_line
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("f8", "settings", "Settings", show=False),
         Binding("ctrl+s", "export", "Export", show=False),
@@ -305,16 +302,6 @@ class ChatScreen(Screen[None]):
 
         worker = get_current_worker()
         post = self.post_message
-        pending: list[str] = []  # tokens not yet posted
-        last_post = 0.0
-
-        def post_tokens() -> None:
-            nonlocal last_post
-            if pending:
-                post(msg.AnswerToken(key, "".join(pending)))
-                pending.clear()
-            last_post = time.monotonic()
-
         try:
             pinned = backend.claim_passages(claim) if claim else []
             events = backend.ask(question, history=history, claim=claim, pinned=pinned,
@@ -324,13 +311,8 @@ class ChatScreen(Screen[None]):
                     if worker.is_cancelled:
                         cancel.set()
                     if isinstance(event, Token):
-                        # one message per TOKEN_BATCH_S at most: the event loop stays free
-                        pending.append(event.text)
-                        if time.monotonic() - last_post >= TOKEN_BATCH_S:
-                            post_tokens()
-                        continue
-                    post_tokens()
-                    if isinstance(event, Retrieved):
+                        post(msg.AnswerToken(key, event.text))
+                    elif isinstance(event, Retrieved):
                         post(msg.AnswerRetrieved(key, event))
                     elif isinstance(event, PromptReady):
                         post(msg.AnswerPrompt(key, event))
@@ -671,6 +653,15 @@ class ChatScreen(Screen[None]):
 
     def action_quiz(self) -> None:
         self.tutor_app.open_quiz()
+
+    def action_add_documents(self) -> None:
+        if self.backend is None or self.engine_state in ("starting", "loading"):
+            self.notify("still loading: add documents when the index is open",
+                        title="Add documents")
+            return
+        from .add_screen import AddScreen
+
+        self.app.push_screen(AddScreen(self.backend))
 
     def action_pick_model(self) -> None:
         from .screens import NO_MODEL, ModelPicker
