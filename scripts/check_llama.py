@@ -15,7 +15,10 @@ if not models:
     import llama_cpp; llama_cpp.llama_backend_init(); print('no model to probe; import ok'); sys.exit(0)
 cb = llama_cpp.llama_log_callback(lambda *a: None)  # keep a reference while llama.cpp may call it
 llama_cpp.llama_log_set(cb, None)
-llm = llama_cpp.Llama(str(models[0]), n_ctx=128, n_threads=2, verbose=True)
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    llm = llama_cpp.Llama(str(models[0]), n_ctx=128, n_threads=2, verbose=True)
+llm.verbose = False
 out = llm('Hello', max_tokens=4)
 print('generation ok:', repr(out['choices'][0]['text']))
 """
