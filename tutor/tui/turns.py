@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -30,6 +31,8 @@ class PromptInput(TextArea):
         Binding("ctrl+j", "newline", "New line", key_display="^j"),
     ]
 
+    last_key_at = 0.0  # monotonic time of the latest key typed in any question box
+
     class Submitted(Message):
         def __init__(self, text: str) -> None:
             super().__init__()
@@ -41,6 +44,7 @@ class PromptInput(TextArea):
                                      "(Enter sends · Ctrl+J new line)")
 
     async def _on_key(self, event: events.Key) -> None:
+        PromptInput.last_key_at = time.monotonic()
         if event.key == "enter":
             event.stop()
             event.prevent_default()
@@ -61,6 +65,8 @@ class PromptInput(TextArea):
 
 
 FLUSH_S = 0.15  # how often streamed tokens reach the Markdown widget
+TYPING_QUIET_S = 0.3  # while the learner types, the stream waits this long after a key...
+MAX_DEFER_S = 1.0  # ...but never holds text back longer than this
 SEGMENT_BLOCKS = 6  # blocks in the live Markdown widget before it is frozen (long answers)
 
 
@@ -117,6 +123,7 @@ class TurnView(Vertical):
         self.record_id: int | None = None
         self._stream: MarkdownStream | None = None
         self._pending: list[str] = []
+        self._pending_since = 0.0
         self._segment = ""  # the Markdown written to the live widget so far
         self._stream_done = False
         self._flush_timer: Timer | None = None
@@ -228,18 +235,34 @@ class TurnView(Vertical):
         writing a few times a second instead of at every token keeps the loop free for keys.
         """
         self.streamed += text
+        if not self._pending:
+            self._pending_since = time.monotonic()
         self._pending.append(text)
         if self._stream is None:  # the first words show at once
-            await self._flush()
+            await self._write_pending()
         elif self._flush_timer is None:
             # The screen owns the timer: its callback then runs in the screen's message loop,
             # in turn with the token and done handlers, so stream writes never overlap.
             self._flush_timer = self.screen.set_timer(FLUSH_S, self._flush)
 
     async def _flush(self) -> None:
+        """Write what came to the Markdown stream, unless the learner is typing.
+
+        A write reflows the whole screen (tens of milliseconds on these machines); when it
+        lands just after a key, the key's echo waits for it. So while keys come, writes wait
+        for a pause in the typing, up to MAX_DEFER_S: typing stays crisp, the answer catches up
+        in bigger pieces.
+        """
         self._flush_timer = None
-        if not self._stream_done:
-            await self._write_pending()
+        if self._stream_done or not self._pending:
+            return
+        now = time.monotonic()
+        since_key = now - PromptInput.last_key_at
+        if since_key < TYPING_QUIET_S and now - self._pending_since < MAX_DEFER_S:
+            wait = min(TYPING_QUIET_S - since_key, MAX_DEFER_S - (now - self._pending_since))
+            self._flush_timer = self.screen.set_timer(max(0.02, wait), self._flush)
+            return
+        await self._write_pending()
 
     async def _write_pending(self) -> None:
         if not self._pending:
