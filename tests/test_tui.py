@@ -45,7 +45,7 @@ async def test_first_screen_paints_before_the_engine_loads(home: Path) -> None:
     app, backend = make_app(home, backend=ScriptedBackend(settings, load_gate=gate))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "4/10 chunks" in status(app), what="indexing progress")
-        assert "indexing the bundled corpus" in status(app)
+        assert "first run: indexing" in status(app)
         assert len(app.chat.query_one(ClaimList).options) == 8
         assert app.chat.query_one(PromptInput).has_focus
         gate.set()

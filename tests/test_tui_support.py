@@ -59,6 +59,7 @@ async def ask(pilot: Pilot[Any], app: TutorApp, text: str, wait: bool = True) ->
     await wait_until(pilot, lambda: len(app.chat.turns) > before, what="the question to appear")
     turn = app.chat.turns[-1]
     if wait:
-        await wait_until(pilot, lambda: turn.finished, what=f"the answer to {text!r}")
+        await wait_until(pilot, lambda: turn.finished and not app.chat.busy,
+                         what=f"the answer to {text!r}")
         await pilot.pause()
     return turn

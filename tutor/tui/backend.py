@@ -124,10 +124,15 @@ class TutorBackend:
 
 
 class PostingProgress(Progress):
-    """Indexing progress for the status bar: calls ``post(file, done, total, chunks, planned)``."""
+    """Indexing progress for the status bar: calls ``post(file, done, total, chunks, planned)``.
 
-    def __init__(self, post: Any) -> None:
+    Quitting during the first run's indexing sets ``stop``: the document being embedded is
+    rolled back by the index's journal and the app exits at once instead of after indexing.
+    """
+
+    def __init__(self, post: Any, stop: threading.Event | None = None) -> None:
         self._post = post
+        self._stop = stop  # set when the app quits: indexing stops (and rolls back) early
         self.file = ""
         self.files_done = self.files_total = 0
         self.chunks_done = self.chunks_total = 0
@@ -151,3 +156,6 @@ class PostingProgress(Progress):
     def file_done(self, result: Any) -> None:
         self.files_done += 1
         self._emit()
+
+    def cancelled(self) -> bool:
+        return self._stop is not None and self._stop.is_set()

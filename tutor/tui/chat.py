@@ -90,6 +90,8 @@ class ChatScreen(Screen[None]):
         self._keys = 0
         self._load_started = False
         self._doc_request: dict[str, Any] | None = None
+        self._quitting = threading.Event()  # set on quit: background work stops early
+        self._refreshing = 0
 
     @property
     def tutor_app(self) -> TutorApp:
@@ -181,7 +183,7 @@ class ChatScreen(Screen[None]):
             post(msg.EngineStatus("loading", "loading: opening the index…", backend=backend))
             from .backend import PostingProgress
 
-            progress = PostingProgress(lambda *a: post(msg.IndexProgress(*a)))
+            progress = PostingProgress(lambda *a: post(msg.IndexProgress(*a)), self._quitting)
             for notice in backend.open(progress):
                 post(msg.EngineNotice(notice))
             post(msg.EngineStatus("loading", "loading: the embedder…"))
@@ -218,9 +220,8 @@ class ChatScreen(Screen[None]):
         bar = self._progress_bar()
         bar.display = True
         bar.update(total=max(1, message.chunks_total), progress=message.chunks_done)
-        self.engine_detail = (f"loading: indexing the bundled corpus (first run) · {message.file} · "
-                              f"{message.files_done}/{message.files_total} files · "
-                              f"{message.chunks_done}/{message.chunks_total} chunks")
+        self.engine_detail = (f"first run: indexing {message.chunks_done}/{message.chunks_total}"
+                              f" chunks, {message.files_done}/{message.files_total} files")
         self.refresh_status()
 
     def _progress_bar(self) -> ProgressBar:
@@ -229,7 +230,7 @@ class ChatScreen(Screen[None]):
         found = self.query("#progress")
         if found:
             return found.first(ProgressBar)
-        bar = ProgressBar(id="progress", show_eta=False)
+        bar = ProgressBar(id="progress", show_eta=False, show_percentage=False)
         self.query_one("#statusbar").mount(bar)
         return bar
 
@@ -392,6 +393,7 @@ class ChatScreen(Screen[None]):
         self.call_later(self._stop, turn)
 
     def cancel_all(self) -> None:
+        self._quitting.set()
         for turn in [self._active, *self._queue]:
             if turn is not None and turn.cancel is not None:
                 turn.cancel.set()
@@ -445,14 +447,23 @@ class ChatScreen(Screen[None]):
         self.selected = turn
         await self._refresh_panels(turn, force=True)
 
+    @property
+    def busy(self) -> bool:
+        """An answer is on its way, queued, or the panels are being redrawn (tests wait on it)."""
+        return self._active is not None or bool(self._queue) or self._refreshing > 0
+
     async def _refresh_panels(self, turn: TurnView | None, sources: bool = True,
                               force: bool = False) -> None:
         if turn is not self.selected and not force:
             return
         view = turn.view if turn else None
-        if sources:
-            await self.query_one(SourcesPanel).show(view)
-        self.query_one(InspectorPanel).show(view)
+        self._refreshing += 1
+        try:
+            if sources:
+                await self.query_one(SourcesPanel).show(view)
+            self.query_one(InspectorPanel).show(view)
+        finally:
+            self._refreshing -= 1
 
     @on(TurnView.Clicked)
     async def on_turn_clicked(self, event: TurnView.Clicked) -> None:

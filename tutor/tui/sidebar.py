@@ -12,13 +12,14 @@ from textual.widgets.option_list import Option
 from .claims import CLAIMS, Claim
 
 
-def mastery_bar(value: float, cells: int = 10) -> Text:
+def mastery_bar(value: float, cells: int = 8) -> Text:
     value = max(0.0, min(1.0, value))
     full = round(value * cells)
     out = Text()
+    out.append("quiz ", style="dim")
     out.append("▰" * full, style="green")
     out.append("▱" * (cells - full), style="bright_black")
-    out.append(f" {value * 100:3.0f}% mastered", style="dim")
+    out.append(f" {value * 100:.0f}%", style="dim")
     return out
 
 

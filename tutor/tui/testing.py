@@ -120,7 +120,12 @@ class ScriptedBackend:
             progress.file_started("corpus/notes/claim-1.md", 0, 2)
             progress.chunks_planned("corpus/notes/claim-1.md", 10)
             progress.embedded(4)
-            self.load_gate.wait(timeout=60)
+            deadline = time.monotonic() + 60
+            while not self.load_gate.wait(0.02) and not progress.cancelled():
+                if time.monotonic() > deadline:
+                    break
+            if progress.cancelled():
+                raise InterruptedError("cancelled")
         if self.open_error:
             raise RuntimeError(self.open_error)
         return []
