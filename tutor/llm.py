@@ -10,9 +10,7 @@ import contextlib
 import ctypes
 import io
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
@@ -63,16 +61,6 @@ def check_gguf(path: Path) -> None:
         raise ModelError(f"{path}: cannot read model: {exc.strerror or exc}") from None
     if magic != b"GGUF":
         raise ModelError(f"{path}: not a GGUF model file")
-
-
-@dataclass
-class Generation:
-    text: str
-    completion_tokens: int
-    first_token_s: float | None
-    last_token_s: float | None
-    started: float
-    stopped_by: str  # "stop", "length", "cancelled", "repetition"
 
 
 class LocalModel:
@@ -147,6 +135,3 @@ class LocalModel:
             if close:
                 close()
 
-
-def time_now() -> float:
-    return time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .index import Index
 from .ingest import language_of
@@ -66,9 +66,6 @@ class Hit:
                 "dense": None if self.dense is None else round(self.dense, 4),
                 "lexical": None if self.lexical is None else round(self.lexical, 3),
                 "claims": self.claims, "page": self.page}
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass
