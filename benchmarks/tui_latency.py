@@ -82,8 +82,13 @@ class LatencyApp(TutorApp):
         super()._display(screen, renderable)
 
 
-async def measure(app: LatencyApp, keys: int, question: str, timeout: float,
+async def measure(app: LatencyApp, keys: int, questions: list[str], timeout: float,
                   history: int) -> dict[str, Any]:
+    """Ask the questions one after another; while each answer streams, type a key every
+    120 ms into the question box (the questions go in through the chat, not the box)."""
+    streamed_chars = 0
+    streaming_seconds = 0.0
+    still_streaming = False
     async with app.run_test(size=(140, 40)) as pilot:
         deadline = time.monotonic() + timeout
         while app.chat.engine_state not in ("ready", "no-model", "error"):
@@ -95,42 +100,57 @@ async def measure(app: LatencyApp, keys: int, question: str, timeout: float,
         if history:
             await app.chat.resume(history)
         box = app.chat.query_one(PromptInput)
-        box.insert(question)
-        await pilot.press("enter")
-        while not app.chat.turns or app.chat.turns[-1].view.state != "streaming":
-            if time.monotonic() > deadline:
-                raise SystemExit("error: the answer did not start streaming in time")
-            await pilot.pause(0.01)
-        turn = app.chat.turns[-1]
-        chars_before = len(turn.streamed)
         box.focus()
         driver = app._driver
         assert driver is not None
-        app.measuring = True
-        t_start = time.perf_counter()
-        next_at = t_start
-        for _ in range(keys):
-            if turn.finished:
+        for question in questions:
+            if len(app.sent) >= keys:
                 break
-            event = events.Key("x", "x")
-            event.set_sender(app)
-            app.sent.append(time.perf_counter())
-            driver.send_message(event)
-            next_at += 0.12
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-        while len(app.handled) < len(app.sent) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)
-        elapsed = time.perf_counter() - t_start
-        app.measuring = False
-        streamed_chars = len(turn.streamed) - chars_before
-        still_streaming = not turn.finished
-        await app.chat.shutdown()
-        await pilot.pause(0.1)
+            turn = await app.chat.ask(question)
+            # the pipeline's lead sentence comes at once; wait for the model's own tokens
+            while turn.view.state != "streaming" and not turn.finished:
+                if time.monotonic() > deadline:
+                    raise SystemExit("error: the answer did not start streaming in time")
+                await pilot.pause(0.01)
+            lead = len(turn.streamed)
+            while len(turn.streamed) == lead and not turn.finished:
+                if time.monotonic() > deadline:
+                    raise SystemExit("error: the model did not start writing in time")
+                await pilot.pause(0.01)
+            chars_before = len(turn.streamed)
+            app.measuring = True
+            t_start = next_at = time.perf_counter()
+            while len(app.sent) < keys and not turn.finished:
+                event = events.Key("x", "x")
+                event.set_sender(app)
+                app.sent.append(time.perf_counter())
+                driver.send_message(event)
+                next_at += 0.12
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            while len(app.handled) < len(app.sent) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            streaming_seconds += time.perf_counter() - t_start
+            app.measuring = False
+            streamed_chars += len(turn.streamed) - chars_before
+            still_streaming = not turn.finished
+            if still_streaming:
+                await app.chat.shutdown()
+            while app.chat.busy and time.monotonic() < deadline:
+                await pilot.pause(0.05)
     return {"sent": len(app.sent), "handled": app.handled, "frames": app.frames,
-            "seconds": elapsed, "streamed_chars": streamed_chars,
+            "seconds": streaming_seconds, "streamed_chars": streamed_chars,
             "streaming_throughout": still_streaming}
 
+
+REAL_QUESTIONS = [
+    "What does claim 1 say about scaling laws? Explain in detail with examples.",
+    "Why are emergent abilities hard to predict?",
+    "What is Othello-GPT and what does it show?",
+    "Why is RLHF not a reliable way to steer a model?",
+    "主張8について詳しく説明してください。",
+    "How can a model outperform the humans who wrote its training data?",
+]
 
 TYPICAL_ANSWER = " ".join([
     "Claim 1 says that LLMs get predictably better as developers spend more on data, parameters "
@@ -168,8 +188,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=60.0,
                         help="scripted engine: tokens per second (default 60)")
     parser.add_argument("--home", default=None, help="real engine: tutor home (default: fresh)")
-    parser.add_argument("--question", default="What does claim 1 say about scaling laws? "
-                        "Explain in detail with examples.")
+    parser.add_argument("--question", action="append", default=None,
+                        help="question(s) to ask in turn until --keys keys were typed")
     args = parser.parse_args()
 
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="tutor-latency-"))
@@ -185,7 +205,8 @@ def main() -> int:
         settings = load_settings({"home": str(home)})
         app = LatencyApp(settings, persist_settings=False)
         timeout = 900.0
-    result = asyncio.run(measure(app, args.keys, args.question, timeout, session))
+    questions = args.question or REAL_QUESTIONS
+    result = asyncio.run(measure(app, args.keys, questions, timeout, session))
     handled, frames = result["handled"], result["frames"]
     summary = {
         "engine": args.engine, "answer": args.answer if args.engine == "scripted" else "model",
@@ -195,7 +216,6 @@ def main() -> int:
         "frame_ms": {"p50": round(statistics.median(frames), 1) if frames else None,
                      "p95": round(pct(frames, 0.95), 1), "max": round(max(frames, default=0), 1)},
         "streamed_chars_during": result["streamed_chars"],
-        "streaming_throughout": result["streaming_throughout"],
         "seconds": round(result["seconds"], 1),
     }
     if args.engine == "scripted":
@@ -205,14 +225,12 @@ def main() -> int:
         f.write(json.dumps(summary) + "\n")
     label = f"{args.engine}" + (f"/{args.answer}" if args.engine == "scripted" else "")
     label += f", {args.history} earlier turns" if args.history else ""
-    print(f"{label}: {len(handled)}/{result['sent']} key presses while streaming "
+    print(f"{label}: {len(handled)}/{result['sent']} key presses while answers streamed "
           f"({result['streamed_chars']} characters streamed in {result['seconds']:.1f} s)")
     print(f"  key -> handled:    p50 {summary['handled_ms']['p50']} ms, "
           f"p95 {summary['handled_ms']['p95']} ms, max {summary['handled_ms']['max']} ms")
     print(f"  key -> next frame: p50 {summary['frame_ms']['p50']} ms, "
           f"p95 {summary['frame_ms']['p95']} ms, max {summary['frame_ms']['max']} ms")
-    if not result["streaming_throughout"]:
-        print("  note: the answer finished before the last key press", file=sys.stderr)
     return 0 if handled and pct(handled, 0.95) < 100 else 1
 
 
