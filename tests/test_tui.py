@@ -45,7 +45,7 @@ async def test_first_screen_paints_before_the_engine_loads(home: Path) -> None:
     app, backend = make_app(home, backend=ScriptedBackend(settings, load_gate=gate))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "4/10 chunks" in status(app), what="indexing progress")
-        assert "first run: indexing" in status(app)
+        assert "indexing the corpus: 4/10 chunks, 0/2 files" in status(app)
         assert len(app.chat.query_one(ClaimList).options) == 8
         assert app.chat.query_one(PromptInput).has_focus
         gate.set()
@@ -473,3 +473,25 @@ async def test_follow_the_stream_only_at_the_bottom(home: Path) -> None:
         await wait_until(pilot, lambda: turn.finished)
         await pilot.pause()
         assert log.scroll_y == 0  # the learner scrolled up: the stream does not pull them down
+
+
+async def test_claims_sidebar_toggles_in_wide_and_narrow_terminals(home: Path) -> None:
+    app, _ = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        sidebar = app.chat.query_one("#sidebar")
+        assert sidebar.display and sidebar.region.width > 0
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert sidebar.region.width == 0
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert sidebar.region.width > 0
+    app, _ = make_app(home)
+    async with app.run_test(size=(80, 24)) as pilot:  # narrow: hidden until asked for
+        await ready(pilot, app)
+        sidebar = app.chat.query_one("#sidebar")
+        assert sidebar.region.width == 0
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert sidebar.region.width > 0

@@ -37,6 +37,8 @@ async def steady(pilot: Pilot[Any], app: TutorApp, idle: bool = True) -> None:
     """No blinking cursor, no pending work: the same pixels every run."""
     for box in app.chat.query(PromptInput):
         box.cursor_blink = False
+        if box.has_focus:  # a focused box draws a cursor whose blink phase varies
+            app.set_focus(None)
     if idle:
         await wait_until(pilot, lambda: not app.chat.busy, what="the chat to settle")
     await pilot.pause(0.1)

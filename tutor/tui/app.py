@@ -90,7 +90,7 @@ class TutorApp(App[int]):
                             act("select_turn(-1)"))
         yield SystemCommand("Next answer", "Select the next answer (Ctrl+Down)",
                             act("select_turn(1)"))
-        yield SystemCommand("Toggle claims sidebar", "Show or hide the eight claims (Ctrl+B)",
+        yield SystemCommand("Toggle claims sidebar", "Show or hide the eight claims (Ctrl+L)",
                             act("toggle_sidebar"))
         for c in CLAIMS:
             yield SystemCommand(f"Explain claim {c.number}", c.title,

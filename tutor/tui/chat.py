@@ -9,6 +9,7 @@ question sent while another is being answered, or while the engine loads, waits 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -64,7 +65,7 @@ class ChatScreen(Screen[None]):
         Binding("f8", "settings", "Settings", show=False),
         Binding("ctrl+s", "export", "Export", show=False),
         Binding("ctrl+o", "open_source", "Open source", show=False),
-        Binding("ctrl+b", "toggle_sidebar", "Claims", show=False),
+        Binding("ctrl+l", "toggle_sidebar", "Claims", show=False),  # not ^B: tmux's prefix
         Binding("ctrl+up", "select_turn(-1)", "Previous answer", show=False),
         Binding("ctrl+down", "select_turn(1)", "Next answer", show=False),
     ]
@@ -121,23 +122,36 @@ class ChatScreen(Screen[None]):
         self.sub_title = "new chat"
         self.query_one("#chat-log", VerticalScroll).anchor()
         self.query_one("#welcome", Static).update(_markdown_light(WELCOME))
+        self.query_one(PromptInput).focus()
+        # everything else waits for the first paint: the history database, the quiz's mastery
+        # (a thread that imports the quiz) and the engine
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        self.open_history()
+        self.maybe_start_engine()
+
+    def open_history(self) -> None:
+        if self.history is not None:
+            return
         try:
             self.history = History(self.settings.home)
-        except (HistoryError, OSError) as exc:
+        except (HistoryError, OSError, sqlite3.Error) as exc:
             self.notify(f"chat history unavailable: {exc}", severity="error", timeout=10)
-        self.query_one(PromptInput).focus()
-        self.call_after_refresh(self.maybe_start_engine)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "-narrow")
 
     def on_screen_resume(self) -> None:
-        self.maybe_start_engine()
-        self.load_mastery()
+        if self._load_started:  # back from the quiz or a dialog: mastery may have changed
+            self.load_mastery()
+        else:
+            self.call_after_refresh(self.maybe_start_engine)
 
     def maybe_start_engine(self) -> None:
         if not self._load_started and self.app.screen is self:
             self._load_started = True
+            self.load_mastery()
             self.load_engine()
 
     # ------------------------------------------------------------ status bar
@@ -217,11 +231,16 @@ class ChatScreen(Screen[None]):
             self._pump_queue()
 
     def on_index_progress(self, message: msg.IndexProgress) -> None:
-        bar = self._progress_bar()
-        bar.display = True
-        bar.update(total=max(1, message.chunks_total), progress=message.chunks_done)
-        self.engine_detail = (f"first run: indexing {message.chunks_done}/{message.chunks_total}"
-                              f" chunks, {message.files_done}/{message.files_total} files")
+        if message.chunks_total:  # new or changed files: embedding (first run: the whole corpus)
+            bar = self._progress_bar()
+            bar.display = True
+            bar.update(total=message.chunks_total, progress=message.chunks_done)
+            self.engine_detail = (f"indexing the corpus: {message.chunks_done}/"
+                                  f"{message.chunks_total} chunks, {message.files_done}/"
+                                  f"{message.files_total} files")
+        else:
+            self.engine_detail = (f"loading: checking the corpus, {message.files_done}/"
+                                  f"{message.files_total} files")
         self.refresh_status()
 
     def _progress_bar(self) -> ProgressBar:

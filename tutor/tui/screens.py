@@ -25,7 +25,7 @@ KEYS: list[tuple[str, str]] = [
     ("Ctrl+O", "open the selected source's document at the cited passage"),
     ("Enter or o (on a source)", "open that source's document"),
     ("F5", "switch the right panel: Sources ↔ Inspector (prompt and token budget)"),
-    ("Ctrl+B", "show or hide the eight claims"),
+    ("Ctrl+L", "show or hide the eight claims (list)"),
     ("Enter / j (on a claim)", "explain the claim (j: in Japanese)"),
     ("Ctrl+N", "new chat"),
     ("F2", "chats: resume, rename (r), delete (d), export (e), new (n)"),
