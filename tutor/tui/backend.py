@@ -40,7 +40,7 @@ class Backend(Protocol):
             claim: int | None = None, pinned: Sequence[Hit] = (), use_llm: bool = True,
             cancel: threading.Event | None = None) -> Iterator[Event]: ...
 
-    def claim_passages(self, claim: int) -> list[Hit]: ...
+    def claim_passages(self, claim: int, language: str = "en") -> list[Hit]: ...
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]: ...
 
@@ -106,10 +106,15 @@ class TutorBackend:
             with contextlib.closing(events):
                 yield from events
 
-    def claim_passages(self, claim: int) -> list[Hit]:
-        """The opening passages of the claim's note (falling back to any tagged passage)."""
+    def claim_passages(self, claim: int, language: str = "en") -> list[Hit]:
+        """The opening passages of the claim's note (falling back to any tagged passage); for
+        a Japanese request, the blog article's section on the claim first."""
         index = self.tutor.index
         chunks = index.chunks_of(f"claim-{claim}")[:2] or index.chunks_for_claim(claim)[:2]
+        if language == "ja":
+            own = [c for c in index.chunks_for_claim(claim)
+                   if c.language == "ja" and tuple(c.claims) == (claim,)]
+            chunks = own[:1] + chunks[:1]
         return [Hit(0, c.chunk_id, c.doc_id, c.title, c.source, c.location, c.text, 1.0, 1.0,
                     claims=list(c.claims), page=c.page, pinned=True) for c in chunks]
 

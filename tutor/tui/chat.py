@@ -323,7 +323,11 @@ class ChatScreen(Screen[None]):
         worker = get_current_worker()
         post = self.post_message
         try:
-            pinned = backend.claim_passages(claim) if claim else []
+            pinned: list[Any] = []
+            if claim:
+                from ..ingest import language_of
+
+                pinned = backend.claim_passages(claim, language_of(question))
             events = backend.ask(question, history=history, claim=claim, pinned=pinned,
                                  use_llm=use_llm, cancel=cancel)
             with contextlib.closing(events):  # type: ignore[type-var]

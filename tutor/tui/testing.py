@@ -189,7 +189,7 @@ class ScriptedBackend:
 
     # ------------------------------------------------------------ reading
 
-    def claim_passages(self, claim: int) -> list[Hit]:
+    def claim_passages(self, claim: int, language: str = "en") -> list[Hit]:
         hit = make_hits([{**DEFAULT_HITS[1], "chunk_id": f"claim-{claim}@0#0",
                           "doc_id": f"claim-{claim}", "location": f"What claim {claim} says"}])[0]
         hit.pinned = True
