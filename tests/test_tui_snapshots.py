@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from tutor.tui.app import TutorApp
 from tutor.tui.screens import DocumentScreen, HelpScreen, ModelPicker, SessionsScreen
-from tutor.tui.sidebar import ClaimList
+from tutor.tui.sidebar import ClaimList, ClaimsSidebar
 from tutor.tui.testing import Script, ScriptedBackend
 from tutor.tui.turns import PromptInput
 
@@ -35,6 +35,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 async def steady(pilot: Pilot[Any], app: TutorApp, idle: bool = True) -> None:
     """No blinking cursor, no pending work: the same pixels every run."""
+    for sidebar in app.chat.query(ClaimsSidebar):
+        await wait_until(pilot, lambda: sidebar.mastery_loaded, what="the mastery bars")
     for box in app.chat.query(PromptInput):
         box.cursor_blink = False
         if box.has_focus:  # a focused box draws a cursor whose blink phase varies
@@ -89,7 +91,9 @@ def test_claim_explanation(snap_compare: Any, home: Path) -> None:
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot, app)
-        claims = app.chat.query_one(ClaimList)
+        sidebar = app.chat.query_one(ClaimsSidebar)
+        await wait_until(pilot, lambda: sidebar.mastery_loaded, what="the mastery bars")
+        claims = sidebar.query_one(ClaimList)
         claims.focus()
         claims.highlighted = 3
         await pilot.press("enter")

@@ -54,6 +54,7 @@ class ClaimsSidebar(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.mastery: dict[int, float] = {}
+        self.mastery_loaded = False
 
     def compose(self) -> ComposeResult:
         yield Label("Eight things to know · 8つの主張", classes="panel-title")
@@ -66,6 +67,9 @@ class ClaimsSidebar(Vertical):
         for c in CLAIMS:
             options.replace_option_prompt(f"claim-{c.number}",
                                           claim_label(c, self.mastery.get(c.number)))
+        self.mastery_loaded = True
+        # the bars make each claim a line taller: keep the highlighted claim in view
+        options.call_after_refresh(options.scroll_to_highlight)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
