@@ -100,3 +100,19 @@ def test_bad_config_is_one_line(cli_home, tmp_path):
     proc = run_tutor(["search", "x"], cli_home, env={"TUTOR_CONFIG": str(cfg)})
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "k = 'lots'" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--no-llm"], ["chat", "--no-llm"], ["--no-llm", "chat"]])
+def test_no_llm_reaches_the_tui(argv, monkeypatch, tmp_path):
+    """`tutor --no-llm` opens the TUI without loading the model (in-process: no terminal here)."""
+    import tutor.tui.app as app_module
+    from tutor.cli import main
+
+    seen: dict[str, object] = {}
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TUTOR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setattr(app_module, "run_app",
+                        lambda settings, screen="chat", use_llm=True: seen.update(use_llm=use_llm) or 0)
+    assert main(argv) == 0
+    assert seen == {"use_llm": False}
+    assert main([]) == 0 and seen == {"use_llm": True}

@@ -187,6 +187,29 @@ async def test_without_a_model_answers_come_from_retrieval(home: Path) -> None:
         assert "retrieval alone" in app.chat.query_one("#budget").render().plain  # type: ignore[attr-defined]
 
 
+async def test_no_llm_flag_skips_the_model_until_one_is_picked(home: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF" + b"\0" * 16)
+    settings = settings_for(home, model=str(models / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    app, backend = make_app(home, settings=settings, models_dir=models, use_llm=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert backend.model_name is None  # never loaded
+        assert "retrieval only (--no-llm; F4 to pick a model)" in status(app)
+        turn = await ask(pilot, app, "What does claim 1 say?")
+        assert backend.calls[-1]["use_llm"] is False and "[1]" in turn.view.answer
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker))
+        app.screen.query_one(OptionList).highlighted = 0
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: backend.model_name is not None
+                         and app.chat.engine_state == "ready")
+        assert "retrieval only" not in status(app)
+        await ask(pilot, app, "And now?")
+        assert backend.calls[-1]["use_llm"] is True
+
+
 async def test_engine_failure_keeps_the_app_up(home: Path) -> None:
     settings = settings_for(home)
     backend = ScriptedBackend(settings, open_error="chromadb: database is locked")

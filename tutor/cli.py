@@ -381,7 +381,7 @@ def cmd_chat(args: argparse.Namespace, screen: str = "chat") -> int:
         from .tui.app import run_app
     except ImportError:
         return plain_chat(args)
-    return run_app(_settings(args), screen=screen)
+    return run_app(_settings(args), screen=screen, use_llm=not getattr(args, "no_llm", False))
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -25,12 +25,13 @@ class TutorApp(App[int]):
 
     def __init__(self, settings: Settings, start_screen: str = "chat",
                  backend_factory: Callable[[Settings], Backend] | None = None,
-                 models_dir: Path = MODELS_DIR, persist_settings: bool = True) -> None:
+                 models_dir: Path = MODELS_DIR, persist_settings: bool = True,
+                 use_llm: bool = True) -> None:
         super().__init__()
         self.settings = settings
         self.start_screen = start_screen
         self.persist_settings = persist_settings
-        self.chat = ChatScreen(settings, backend_factory, models_dir, persist_settings)
+        self.chat = ChatScreen(settings, backend_factory, models_dir, persist_settings, use_llm)
 
     def get_default_screen(self) -> Screen[None]:
         return self.chat
@@ -108,8 +109,8 @@ class TutorApp(App[int]):
                             "corpus (F6)", act("add_documents"))
 
 
-def run_app(settings: Settings, screen: str = "chat") -> int:
+def run_app(settings: Settings, screen: str = "chat", use_llm: bool = True) -> int:
     """Run the TUI until the learner quits; the exit code for the shell."""
-    app = TutorApp(settings, start_screen=screen)
+    app = TutorApp(settings, start_screen=screen, use_llm=use_llm)
     app.run()
     return app.return_code or 0

@@ -72,7 +72,8 @@ class ChatScreen(Screen[None]):
 
     def __init__(self, settings: Settings,
                  backend_factory: Callable[[Settings], Backend] | None = None,
-                 models_dir: Path = MODELS_DIR, persist_settings: bool = True) -> None:
+                 models_dir: Path = MODELS_DIR, persist_settings: bool = True,
+                 use_llm: bool = True) -> None:
         super().__init__()
         self.settings = settings
         self.backend_factory = backend_factory
@@ -81,7 +82,8 @@ class ChatScreen(Screen[None]):
         self.backend: Backend | None = None
         self.engine_state = "starting"  # starting | loading | ready | no-model | error
         self.engine_detail = "starting…"
-        self.use_llm = True
+        self.use_llm = use_llm  # False: --no-llm, or "no model" chosen in the picker
+        self._no_llm_flag = not use_llm
         self.history: History | None = None
         self.session_id: int | None = None
         self.turns: list[TurnView] = []
@@ -163,7 +165,8 @@ class ChatScreen(Screen[None]):
         out = Text()
         out.append(f"{mark} ", style=f"bold {style}")
         if self.engine_state == "ready" and not self.use_llm:
-            out.append("retrieval only (chosen in the model picker; F4 to change)")
+            why = "--no-llm" if self._no_llm_flag else "chosen in the model picker"
+            out.append(f"retrieval only ({why}; F4 to pick a model)")
         else:
             out.append(self.engine_detail)
         if self._active is not None:
@@ -204,6 +207,9 @@ class ChatScreen(Screen[None]):
             backend.load_embedder()
         except Exception as exc:  # any failure here leaves the app up, with the reason shown
             post(msg.EngineStatus("error", f"error: {_describe(exc)}"))
+            return
+        if not self.use_llm:  # --no-llm: the model is not even loaded (F4 loads one later)
+            post(msg.EngineStatus("ready", self._ready_detail("no model"), model=None))
             return
         post(msg.EngineStatus("loading", f"loading: the model {self.settings.model.name}…"))
         try:
@@ -713,7 +719,7 @@ class ChatScreen(Screen[None]):
             if choice is None:
                 return
             if choice == NO_MODEL:
-                self.use_llm = False
+                self.use_llm, self._no_llm_flag = False, False
                 self.refresh_status()
                 self.notify("Answers now come from retrieval alone (no model).")
                 return
