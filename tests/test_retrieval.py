@@ -72,7 +72,15 @@ def test_hits_carry_the_contract_fields(tutor_engine):
     data = hit.as_json()
     assert {"rank", "doc_id", "title", "source", "location", "score", "text"} <= set(data)
     assert data["source"].startswith("corpus/")
-    assert 0 < data["score"] <= 1.5
+    assert 0 < data["score"] <= 1.0
+
+
+@pytest.mark.parametrize("query", ["What does claim 4 say?", "主張2とは？", "scaling laws"])
+def test_scores_stay_in_zero_to_one(tutor_engine, query):
+    for mode in ("hybrid", "dense", "lexical"):
+        hits = tutor_engine.retriever.search(query, k=5, mode=mode).hits
+        assert hits and all(0 < h.score <= 1.0 + 1e-9 for h in hits), (mode, [h.score for h in hits])
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 def test_benchmark_answers_exist_in_the_corpus():

@@ -146,7 +146,8 @@ class Retriever:
                     fused[lh.chunk_id] = hit
                 hit.lexical, hit.coverage, hit.lexical_rank = lh.score, lh.coverage, rank
                 scores[lh.chunk_id] = scores.get(lh.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-        if named_claim is not None and mode == "hybrid":
+        boosted = named_claim is not None and mode == "hybrid"
+        if boosted:
             # "What is claim 4?": the overview passage of the claim's own note is the answer
             for rank, cid in enumerate(self.index.claim_overviews(named_claim), 1):
                 if cid not in fused:
@@ -157,7 +158,9 @@ class Retriever:
                                      stored.location, stored.text, 0.0, 0.0,
                                      claims=list(stored.claims), page=stored.page)
                 scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-        best_possible = (w_dense if mode != "lexical" else 0) + (1 if mode != "dense" else 0)
+        # 1.0 means first in every list that voted (the claim boost counts as a list)
+        best_possible = ((w_dense if mode != "lexical" else 0) + (1 if mode != "dense" else 0)
+                         + (1 if boosted else 0))
         ranked = sorted(fused.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))[:k]
         for i, hit in enumerate(ranked, 1):
             hit.rank = i
