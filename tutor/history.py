@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .migrate import migrate
+
 DB_NAME = "history.sqlite"
 
 MIGRATIONS: list[str] = [
@@ -131,21 +133,8 @@ class History:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        version = self.version
-        if version > SCHEMA_VERSION:
-            raise HistoryError(f"{self.path}: made by a newer tutor (schema {version}, "
-                               f"this one knows {SCHEMA_VERSION})")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            script = MIGRATIONS[target - 1]
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(script):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {target}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        migrate(self.db, dict(enumerate(MIGRATIONS, 1)), lambda found, known: HistoryError(
+            f"{self.path}: made by a newer tutor (schema {found}, this one knows {known})"))
 
     # ------------------------------------------------------------ sessions
 
@@ -240,10 +229,6 @@ class History:
         return path
 
 
-def _statements(script: str) -> list[str]:
-    """Split a migration script on semicolons (the scripts hold no string literals with ';')."""
-    body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    return [s.strip() for s in body.split(";") if s.strip()]
 
 
 def _quote(text: str, limit: int = 400) -> str:

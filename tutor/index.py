@@ -27,7 +27,6 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from .config import Settings
 from .embed import Embedder
+from .filelock import flock_within
 from .ingest import SUPPORTED, Chunk, Document, IngestError, chunk_document, load_document, slug
 from .lexical import BM25
 from .store import DenseStore
@@ -213,21 +213,13 @@ class Index:
                             "is writing to it; try again when it has finished")
         try:
             fd = os.open(self.home / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 300, 0).decode(errors="replace").strip()
-                        os.close(fd)
-                        pid, _, command = holder.partition(" ")
-                        who = f"pid {pid or '?'}" + (f", `{command}`" if command else "")
-                        raise IndexBusy(f"the index in {self.home} is busy: another tutor process "
-                                        f"({who}) is writing to it; try again when it has "
-                                        "finished") from None
-                    time.sleep(0.1)
+            if not flock_within(fd, wait, poll=0.1):
+                holder = os.pread(fd, 300, 0).decode(errors="replace").strip()
+                os.close(fd)
+                pid, _, command = holder.partition(" ")
+                who = f"pid {pid or '?'}" + (f", `{command}`" if command else "")
+                raise IndexBusy(f"the index in {self.home} is busy: another tutor process "
+                                f"({who}) is writing to it; try again when it has finished")
             os.ftruncate(fd, 0)
             command = " ".join(["tutor", *sys.argv[1:]])[:200] if sys.argv else "tutor"
             os.pwrite(fd, f"{os.getpid()} {command}".encode(), 0)

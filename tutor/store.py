@@ -26,7 +26,6 @@ client per folder anyway), guarded by a re-entrant lock so that threads take tur
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import threading
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from .filelock import flock_within
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -172,17 +173,10 @@ class DenseStore:
                 os.close(fd)  # releases the flock
 
     def _flock(self, fd: int) -> None:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 128, 0).decode(errors="replace").split(":")[0] or "?"
-                    raise StoreError(f"the vector store in {self.home} stayed busy for "
-                                     f"{LOCK_WAIT_S:.0f} s (process {holder} holds it)") from None
-                time.sleep(0.02)
+        if not flock_within(fd, LOCK_WAIT_S, poll=0.02):
+            holder = os.pread(fd, 128, 0).decode(errors="replace").split(":")[0] or "?"
+            raise StoreError(f"the vector store in {self.home} stayed busy for "
+                             f"{LOCK_WAIT_S:.0f} s (process {holder} holds it)")
 
     def _call(self, what: str, fn: Any) -> Any:
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from fsrs import Card, Rating, Scheduler, State
 
 from .bank import Item
+from ..migrate import migrate
 
 DB_NAME = "quiz.sqlite"
 NEW_PER_SESSION = 8   # new items introduced in one session at most
@@ -115,20 +116,8 @@ class QuizStore:
             raise QuizStoreError(f"{self.path}: cannot open the quiz progress: {exc}") from None
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise QuizStoreError(f"{self.path}: made by a newer tutor (schema {version})")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {target}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        migrate(self.db, MIGRATIONS, lambda found, known: QuizStoreError(
+            f"{self.path}: made by a newer tutor (schema {found})"))
 
     def close(self) -> None:
         self.db.close()
