@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from tutor.llm import LocalModel
-from tutor.pipeline import Done, PromptReady, Retrieved, Token, Tutor, defuse, lead_sentence
+from tutor.pipeline import (Done, PromptReady, Retrieved, Token, Tutor, defuse, lead_sentences,
+                            lead_text)
 from tutor.retrieve import Hit
 
 
@@ -72,8 +73,29 @@ def test_no_llm_answer_cites_sources(tutor_engine: Tutor):
 def test_lead_sentence_prefers_the_answering_sentence():
     hits = [make_hit(1, "Chinchilla had 70B parameters. It was trained on 1.4T tokens, about "
                         "20 tokens per parameter. Gopher was bigger.")]
-    lead = lead_sentence("How many tokens per parameter for Chinchilla?", hits)
-    assert lead is not None and "20 tokens per parameter" in lead[0] and lead[1] == 1
+    leads = lead_sentences("How many tokens per parameter for Chinchilla?", hits)
+    assert leads and "20 tokens per parameter" in leads[0][0] and leads[0][1] == 1
+
+
+def test_a_japanese_question_leads_with_a_japanese_sentence():
+    hits = [make_hit(1, "Claim 3 is about world models: Othello-GPT kept an internal board state."),
+            make_hit(2, "主張3の代表例はOthello-GPTで、モデルの内部に盤面の状態が表現されていました。")]
+    leads = lead_sentences("Othello-GPTって何？", hits)
+    assert leads and leads[0] == (hits[1].text, 2)
+
+
+def test_a_close_runner_up_joins_the_lead_with_its_own_citation():
+    hits = [make_hit(1, "Kaplan et al. found the loss falls as a power law in model size N."),
+            make_hit(2, "In the Kaplan et al. power law the exponent for model size N is about 0.076.")]
+    leads = lead_sentences("What exponent did Kaplan et al. find for model size?", hits)
+    assert [n for _, n in leads] in ([1, 2], [2, 1])
+    text = lead_text(leads)
+    assert "0.076" in text and "[1]" in text and "[2]" in text
+
+
+def test_lead_text_cites_once_per_run_of_one_source():
+    assert lead_text([("A.", 1), ("B.", 1)]) == "A. B. [1]"
+    assert lead_text([("A.", 2), ("B.", 1)]) == "A. [2] B. [1]"
 
 
 def test_missing_model_falls_back_to_passages(tutor_engine: Tutor, tmp_path):
@@ -129,3 +151,14 @@ def test_sentence_gate_releases_grounded_text_and_stops_at_invention():
     gate3 = _SentenceGate("", ["Sycophancy means agreeing with the user."], 1)
     gate3.feed("Sycophancy means agreeing with the user. ")
     assert gate3.feed("Sycophancy means agreeing with the user. ")[1] == "repetition"
+
+
+def test_sentence_gate_stops_at_a_figure_the_sources_do_not_give():
+    from tutor.pipeline import _SentenceGate
+
+    sources = ["OpenAI fitted a curve on models trained with up to 10,000x less compute than GPT-4."]
+    gate = _SentenceGate("", sources, 1)
+    out, verdict = gate.feed("OpenAI fitted a curve on models with 10,000x less compute [1]. ")
+    assert "10,000x" in out and verdict is None
+    out, verdict = gate.feed("OpenAI fitted a curve on models with 20 times less compute [1]. ")
+    assert out == "" and verdict == "ungrounded"

@@ -107,24 +107,29 @@ def key_sentences(question: str, text: str, limit_tokens: int,
     return [sentences[i] for i in sorted(chosen)] or [sentences[0][: limit_tokens * 3]]
 
 
-def lead_sentence(question: str, hits: Sequence[Hit],
-                  embed: Callable[[list[str]], list[list[float]]] | None = None) -> tuple[str, int] | None:
-    """The source sentence that best answers the question, with its source number.
+LEAD_SECOND_MARGIN = 0.2  # a second lead sentence only when it scores nearly as well as the best
+LEAD_SAME_LANGUAGE = 0.2  # a Japanese question prefers Japanese sentences, an English one English
 
-    The answer opens with it, so the key fact is stated even when a small model wanders.
-    Sentences are scored by embedding similarity to the question (English questions) and by
-    shared terms (any language), with a small penalty for lower-ranked sources.
+
+def lead_sentences(question: str, hits: Sequence[Hit],
+                   embed: Callable[[list[str]], list[list[float]]] | None = None) -> list[tuple[str, int]]:
+    """The source sentences that best answer the question (one, or two when the runner-up is
+    nearly as good), each with its source number.
+
+    The answer opens with them, so the key fact is stated even when a small model wanders.
+    Sentences are scored by embedding similarity to the question (English questions), by
+    shared terms and phrases (any language) and by being in the question's language, with a
+    small penalty for lower-ranked sources.
     """
     q_terms = {t for t in tokenize(question) if t not in JA_STOP}
     if not q_terms or not hits:
-        return None
+        return []
     named = referenced_claims(question)
     if len(named) == 1 and q_terms <= _BARE_CLAIM_TERMS | {str(n) for n in named} \
             and hits[0].chunk_id.endswith("#0"):
         # "What is claim 4?" / 「主張4とは？」: the claim note's overview opens with the answer
         sentences = split_sentences(hits[0].text)
-        if sentences:
-            return _with_next(sentences, 0), 1
+        return [(_with_next(sentences, 0), 1)] if sentences else []
     candidates: list[tuple[str, int]] = []
     first: set[tuple[str, int]] = set()
     for n, hit in enumerate(hits[:3], 1):
@@ -134,30 +139,48 @@ def lead_sentence(question: str, hits: Sequence[Hit],
                 if i == 0:
                     first.add((sent, n))
     if not candidates:
-        return None
+        return []
+    q_lang = language_of(question)
     sims = [0.0] * len(candidates)
-    if embed is not None and language_of(question) == "en":
+    if embed is not None and q_lang == "en":
         vecs = embed([question] + [c[0] for c in candidates])
         qv = vecs[0]
         sims = [sum(a * b for a, b in zip(qv, v)) for v in vecs[1:]]
     q_seq = [t for t in tokenize(question) if t not in JA_STOP]
     q_pairs = set(zip(q_seq, q_seq[1:]))
-    best: tuple[float, str, int] | None = None
-    for (sent, n), sim in zip(candidates, sims):
+    scored: list[tuple[float, int, str, int]] = []
+    for k, ((sent, n), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         overlap = len(q_terms & set(terms)) / len(q_terms)
         phrases = len(q_pairs & set(zip(terms, terms[1:])))  # "tokens per parameter" as a phrase
-        score = sim + 0.5 * overlap + 0.15 * min(phrases, 3) - 0.08 * (n - 1) + (0.05 if re.search(r"\d", sent) else 0.0)
+        score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - 0.08 * (n - 1)
+                 + (0.05 if re.search(r"\d", sent) else 0.0)
+                 + (LEAD_SAME_LANGUAGE if language_of(sent) == q_lang else 0.0))
         if (sent, n) in first:
             score += 0.1  # a passage's first sentence usually states its topic
-        if best is None or score > best[0]:
-            best = (score, sent, n)
-    if best is None or best[0] < 0.35:
-        return None
-    sentences = split_sentences(hits[best[2] - 1].text)
-    if best[1] in sentences:
-        return _with_next(sentences, sentences.index(best[1])), best[2]
-    return best[1], best[2]
+        scored.append((score, k, sent, n))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    best_score, _, best, n_best = scored[0]
+    if best_score < 0.35:
+        return []
+    sentences = split_sentences(hits[n_best - 1].text)
+    out = [(_with_next(sentences, sentences.index(best)) if best in sentences else best, n_best)]
+    for score, _, sent, n in scored[1:]:
+        if score < best_score - LEAD_SECOND_MARGIN:
+            break
+        if sent not in out[0][0]:
+            out.append((sent, n))
+            break
+    return out
+
+
+def lead_text(leads: Sequence[tuple[str, int]]) -> str:
+    """``[(s1, 1), (s2, 2)]`` as "s1 [1] s2 [2]"; one citation when both come from one source."""
+    parts = []
+    for i, (sent, n) in enumerate(leads):
+        same_next = i + 1 < len(leads) and leads[i + 1][1] == n
+        parts.append(sent if same_next else f"{sent} [{n}]")
+    return " ".join(parts)
 
 
 _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
@@ -294,8 +317,7 @@ class Tutor:
             yield Done(question, answer, found.hits, None, timings, covered=True,
                        stopped_by="no-llm")
             return
-        lead_found = lead_sentence(question, found.hits, self.index.embedder.embed)
-        lead = f"{lead_found[0]} [{lead_found[1]}]" if lead_found else ""
+        lead = lead_text(lead_sentences(question, found.hits, self.index.embedder.embed))
         ready = self.build_prompt(model, question, found.hits, history, lead)
         yield ready
         if lead:
@@ -362,6 +384,16 @@ def _norm_sentence(text: str) -> str:
     return re.sub(r"\W+", " ", text).strip().lower()
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    """Figures of two or more digits ("0.076", "10,000" as "10000"); single digits are too common
+    ("claim 4", list items) to tell anything."""
+    found = {m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
+    return {n for n in found if len(n.replace(".", "")) >= 2}
+
+
 class _SentenceGate:
     """Releases generated text sentence by sentence while it is grounded in the sources."""
 
@@ -370,6 +402,7 @@ class _SentenceGate:
         self._pending = ""
         self._seen = {_norm_sentence(s) for s in split_sentences(lead)} if lead else set()
         self._source_terms = set(tokenize(" ".join(sources)))
+        self._source_numbers = _numbers(" ".join(sources))
         self._n_sources = n_sources
         self._min = min_grounded
 
@@ -409,8 +442,11 @@ class _SentenceGate:
         cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
         if any(n < 1 or n > self._n_sources for n in cited):
             return "ungrounded"
-        terms = [t for t in tokenize(re.sub(r"\[\d+\]", " ", sentence)) if not t.isdigit()]
+        text = re.sub(r"\[\d+\]", " ", sentence)
+        terms = [t for t in tokenize(text) if not t.isdigit()]
         if len(terms) < 3:
             return "empty"
+        if _numbers(text) - self._source_numbers:
+            return "ungrounded"  # a figure the sources do not give: the small model's usual slip
         grounded = sum(1 for t in terms if t in self._source_terms) / len(terms)
         return "ungrounded" if grounded < self._min else None
