@@ -40,7 +40,8 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
-	$(BIN)/python benchmarks/run.py --write-readme
+	$(BIN)/python benchmarks/run.py --write-readme --scale 10000
+	$(BIN)/python benchmarks/quiz_bench.py --write-readme
 
 contract: setup
 	$(BIN)/python ../shared/tools/contract-check

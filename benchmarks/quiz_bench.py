@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import statistics
 import sys
 import time
@@ -102,6 +103,8 @@ def main() -> int:
     ap.add_argument("--calibrate", action="store_true", help="grid-search the thresholds")
     ap.add_argument("--show", action="store_true", help="list every disagreement")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the embedder")
+    ap.add_argument("--write-readme", action="store_true",
+                    help="write the summary between <!-- quizbench:start/end --> in README.md")
     args = ap.parse_args()
 
     from tutor.embed import Embedder
@@ -152,30 +155,36 @@ def main() -> int:
         if idx:
             splits[f"answers in {lang}"] = idx
 
-    print("## Quiz grading benchmark\n")
-    print(f"Bank: {len(bank.items)} items; embedder loaded and references embedded in {load_s:.1f} s.\n")
-    print("| check | result |\n| --- | --- |")
-    print(f"| own answers graded correct (answer text, letter, number) | {len(own) - own_fail}/{len(own)} |")
-    print(f"| wrong options / known wrong answers graded wrong | {len(wrong) - wrong_fail}/{len(wrong)} |")
-    print()
-    print("| labelled short answers | rows | agreement | false accepts | FA / all rows | FA / rows not labelled correct |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    report: list[str] = []
+
+    def emit(text: str = "") -> None:
+        print(text)
+        report.append(text)
+
+    emit("## Quiz grading benchmark\n")
+    emit(f"Bank: {len(bank.items)} items; embedder loaded and references embedded in {load_s:.1f} s.\n")
+    emit("| check | result |\n| --- | --- |")
+    emit(f"| own answers graded correct (answer text, letter, number) | {len(own) - own_fail}/{len(own)} |")
+    emit(f"| wrong options / known wrong answers graded wrong | {len(wrong) - wrong_fail}/{len(wrong)} |")
+    emit()
+    emit("| labelled short answers | rows | agreement | false accepts | FA / all rows | FA / rows not labelled correct |")
+    emit("| --- | --- | --- | --- | --- | --- |")
     for name, idx in splits.items():
         s = score_rows([rows[i] for i in idx], [verdicts[i] for i in idx])
-        print(f"| {name} | {s['n']} | {s['agreement']:.1%} | {s['false_accepts']} "
+        emit(f"| {name} | {s['n']} | {s['agreement']:.1%} | {s['false_accepts']} "
               f"| {s['fa_of_all']:.1%} | {s['fa_of_not_correct']:.1%} |")
     labels = ("correct", "partial", "wrong")
-    print("\nConfusion (rows: label, columns: verdict)\n")
-    print("| label \\ verdict | " + " | ".join(labels) + " |\n| --- | --- | --- | --- |")
+    emit("\nConfusion (rows: label, columns: verdict)\n")
+    emit("| label \\ verdict | " + " | ".join(labels) + " |\n| --- | --- | --- | --- |")
     for lab in labels:
         counts = [sum(1 for r, v in zip(rows, verdicts) if r["label"] == lab and v == col) for col in labels]
-        print(f"| {lab} | " + " | ".join(map(str, counts)) + " |")
-    print(f"\nGrading latency (torch threads: {args.threads}; budget 50 ms an answer)\n")
-    print("| answers | n | p50 | p95 | max |\n| --- | --- | --- | --- | --- |")
+        emit(f"| {lab} | " + " | ".join(map(str, counts)) + " |")
+    emit(f"\nGrading latency (torch threads: {args.threads}; budget 50 ms an answer)\n")
+    emit("| answers | n | p50 | p95 | max |\n| --- | --- | --- | --- | --- |")
     every = [t for ts in timings.values() for t in ts]
     for name, ts in [*timings.items(), ("all", every)]:
         q = statistics.quantiles(ts, n=20)
-        print(f"| {name} | {len(ts)} | {statistics.median(ts):.2f} ms | {q[18]:.2f} ms | {max(ts):.2f} ms |")
+        emit(f"| {name} | {len(ts)} | {statistics.median(ts):.2f} ms | {q[18]:.2f} ms | {max(ts):.2f} ms |")
     if bank_fail:
         print("\nBank failures:")
         for f in bank_fail:
@@ -187,6 +196,19 @@ def main() -> int:
                 print(f"- [{r.get('split')}] {r['item_id']}: label {r['label']}, verdict {g.verdict} "
                       f"(coverage {g.coverage}, sim {g.similarity}, missing {g.concepts_missing}) "
                       f"{r['answer']!r}")
+    if args.write_readme:
+        readme = ROOT / "README.md"
+        stamp = time.strftime("%Y-%m-%d", time.gmtime())
+        block = ("<!-- quizbench:start -->\n"
+                 f"Measured {stamp} (`benchmarks/quiz_bench.py --write-readme`, part of `make bench`):\n\n"
+                 + "\n".join(report[1:]).strip() + "\n<!-- quizbench:end -->")
+        body = readme.read_text(encoding="utf-8")
+        if "<!-- quizbench:start -->" not in body:
+            print("error: README.md: no <!-- quizbench:start --> marker", file=sys.stderr)
+            return 1
+        body = re.sub(r"<!-- quizbench:start -->.*?<!-- quizbench:end -->", lambda _: block, body,
+                      flags=re.S)
+        readme.write_text(body, encoding="utf-8")
     ok = not bank_fail
     return 0 if ok else 1
 

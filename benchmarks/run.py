@@ -70,6 +70,25 @@ def retrieval(index: Index, questions: list[dict]) -> dict:
     return out
 
 
+def leads(index: Index, settings, questions: list[dict]) -> dict:  # type: ignore[no-untyped-def]
+    """How often the answer's extractive lead (no model involved) states the key fact, against
+    how often the key fact is in the sources at all: the floor a learner gets from any model."""
+    from tutor.pipeline import Tutor, lead_sentences, lead_text
+
+    tutor = Tutor(settings, index=index)
+    out: dict = {}
+    for lang in ("en", "ja"):
+        keyed = [q for q in questions if q.get("key") and q["lang"] == lang]
+        in_lead = in_sources = 0
+        for q in keyed:
+            hits = tutor.retrieve(q["question"]).hits
+            lead = lead_text(lead_sentences(q["question"], hits, index.embedder.embed))
+            in_lead += norm(q["key"]) in norm(lead)
+            in_sources += any(norm(q["key"]) in norm(h.text) for h in hits)
+        out[lang] = {"n": len(keyed), "in_lead": in_lead, "in_sources": in_sources}
+    return out
+
+
 def ingestion(settings) -> dict:  # type: ignore[no-untyped-def]
     home = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     s = replace(settings, home=home)
@@ -180,6 +199,11 @@ def table(res: dict) -> str:
             lines.append(f"| ingest {p['case']}: {p['chunks']} chunks, cited by page | {p['seconds']:.0f} s "
                          f"({p['chunks_per_s']:.0f} chunks/s, text extraction {p['text_extraction_s']:.0f} s), "
                          f"peak RSS {p['peak_rss_mb']:.0f} MB |")
+    if "leads" in res:
+        ld = res["leads"]
+        lines.append("| key fact in the answer's extractive lead (no model) / in the sources given "
+                     + "| " + ", ".join(f"{lang} {v['in_lead']}/{v['n']} / {v['in_sources']}/{v['n']}"
+                                        for lang, v in ld.items()) + " |")
     if "llm" in res:
         m = res["llm"]
         ratio = m["tutor_tokens_per_s"] / m["raw_tokens_per_s"] if m["raw_tokens_per_s"] else 0
@@ -189,7 +213,7 @@ def table(res: dict) -> str:
             f"| time to first token, `tutor ask` (retrieval included) vs raw | {m['tutor_first_token_ms']:.0f} ms vs "
             f"{m['raw_first_token_ms']:.0f} ms (median prompt {m['prompt_tokens']:.0f} tokens) |",
             f"| answers with at least one source | {m['with_sources']:.0%} of {m['questions']} |",
-            f"| answers stating the key fact | {m['key_fact_rate']:.0%} of {m['questions']} |",
+            f"| answers stating the key fact (lead + model) | {m['key_fact_rate']:.0%} of {m['questions']} |",
         ]
     return "\n".join(lines)
 
@@ -207,6 +231,7 @@ def main() -> int:
     index = Index(settings)
     index.prepare()
     res["retrieval"] = retrieval(index, questions)
+    res["leads"] = leads(index, settings, questions)
     if args.scale:
         res["scale"] = scale(settings, args.scale)
     if not args.skip_llm:
