@@ -151,6 +151,11 @@ def test_sentence_gate_releases_grounded_text_and_stops_at_invention():
     gate3 = _SentenceGate("", ["Sycophancy means agreeing with the user."], 1)
     gate3.feed("Sycophancy means agreeing with the user. ")
     assert gate3.feed("Sycophancy means agreeing with the user. ")[1] == "repetition"
+    gate4 = _SentenceGate('The article calls claim 2 a "capability gacha": a randomised draw, like a '
+                          "capsule-toy machine or a game loot box. [1]", ["capability gacha capsule-toy"], 1)
+    out, verdict = gate4.feed('The article calls claim 2 a "capability gacha": like a capsule-toy '
+                              "machine or game loot box [1]. ")
+    assert out == "" and verdict == "repetition"  # a near copy of the lead
 
 
 def test_sentence_gate_stops_at_a_figure_the_sources_do_not_give():
