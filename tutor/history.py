@@ -229,8 +229,6 @@ class History:
         return path
 
 
-
-
 def _quote(text: str, limit: int = 400) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:

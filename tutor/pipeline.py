@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -390,6 +391,7 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 def _numbers(text: str) -> set[str]:
     """Figures of two or more digits ("0.076", "10,000" as "10000"); single digits are too common
     ("claim 4", list items) to tell anything."""
+    text = unicodedata.normalize("NFKC", text)  # "２０" is "20"
     found = {m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
     return {n for n in found if len(n.replace(".", "")) >= 2}
 
