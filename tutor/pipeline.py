@@ -403,7 +403,7 @@ class _SentenceGate:
         self.accepted = ""
         self._pending = ""
         self._seen = {_norm_sentence(s) for s in split_sentences(lead)} if lead else set()
-        self._seen_terms = [set(tokenize(s)) for s in split_sentences(lead)] if lead else []
+        self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in split_sentences(lead)] if lead else []
         self._source_terms = set(tokenize(" ".join(sources)))
         self._source_numbers = _numbers(" ".join(sources))
         self._n_sources = n_sources
@@ -451,9 +451,10 @@ class _SentenceGate:
             return "empty"
         if _numbers(text) - self._source_numbers:
             return "ungrounded"  # a figure the sources do not give: the small model's usual slip
-        own = set(terms)
-        if len(own) >= 4 and any(len(own & seen) >= 0.8 * len(own) for seen in self._seen_terms):
-            return "repetition"  # the same sentence again with a word or two changed
-        self._seen_terms.append(own)
+        own, figures = set(terms), _numbers(text)
+        if len(own) >= 4 and any(len(own & seen) >= 0.8 * len(own) and figures <= seen_figures
+                                 for seen, seen_figures in self._seen_terms):
+            return "repetition"  # the same sentence again with a word or two changed, no new figure
+        self._seen_terms.append((own, figures))
         grounded = sum(1 for t in terms if t in self._source_terms) / len(terms)
         return "ungrounded" if grounded < self._min else None
