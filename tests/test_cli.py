@@ -112,7 +112,27 @@ def test_no_llm_reaches_the_tui(argv, monkeypatch, tmp_path):
     monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TUTOR_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setattr(app_module, "run_app",
-                        lambda settings, screen="chat", use_llm=True: seen.update(use_llm=use_llm) or 0)
+                        lambda settings, screen="chat", use_llm=True, quiz_claim=None: seen.update(use_llm=use_llm) or 0)
     assert main(argv) == 0
     assert seen == {"use_llm": False}
     assert main([]) == 0 and seen == {"use_llm": True}
+
+
+def test_quiz_claim_opens_the_quiz_on_that_claim(monkeypatch, tmp_path):
+    import tutor.tui.app as app_module
+    from tutor.cli import main
+
+    seen: dict[str, object] = {}
+    monkeypatch.setenv("TUTOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TUTOR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setattr(app_module, "run_app", lambda settings, screen="chat", use_llm=True,
+                        quiz_claim=None: seen.update(screen=screen, claim=quiz_claim) or 0)
+    assert main(["quiz", "--claim", "6"]) == 0
+    assert seen == {"screen": "quiz", "claim": 6}
+    assert main(["quiz"]) == 0 and seen == {"screen": "quiz", "claim": None}
+
+
+def test_quiz_claim_out_of_range_is_a_usage_error(cli_home):
+    proc = run_tutor(["quiz", "--claim", "9"], cli_home)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    no_traceback(proc)

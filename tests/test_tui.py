@@ -430,6 +430,23 @@ async def test_help_screen_and_quiz_key(home: Path) -> None:
             await wait_until(pilot, lambda: isinstance(app.screen, QuizScreen))
 
 
+async def test_p_on_a_claim_opens_the_quiz_on_that_claim(home: Path) -> None:
+    from tutor.tui.quiz_screen import QuizScreen
+
+    app, _ = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        claims = app.chat.query_one(ClaimList)
+        claims.focus()
+        claims.highlighted = 4
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, QuizScreen)
+                         and app.screen.session is not None, what="the quiz on claim 5")
+        queue = app.screen.session.queue  # type: ignore[attr-defined]
+        assert queue and {item.claim for item in queue} == {5}
+        assert "Claim 5" in str(app.screen.query_one("#quiz-head").render())
+
+
 async def test_command_palette_has_every_action(home: Path) -> None:
     app, _ = make_app(home)
     async with app.run_test(size=SIZE) as pilot:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, settings_factory: Callable[[argparse.Namespace
     settings = settings_factory(args)
     action = getattr(args, "quiz_cmd", None)
     if action is None:
-        return open_quiz(settings)
+        return open_quiz(settings, getattr(args, "claim", None))
     try:
         bank = load_bank(settings.corpus_dir / "quiz")
     except BankError as exc:
@@ -48,14 +48,14 @@ def run(args: argparse.Namespace, settings_factory: Callable[[argparse.Namespace
     return 2
 
 
-def open_quiz(settings: Settings) -> int:
+def open_quiz(settings: Settings, claim: int | None = None) -> int:
     try:
         from .tui.app import run_app
     except ImportError:
         from .tui.quiz_screen import run_quiz_app
 
-        return run_quiz_app(settings)
-    return run_app(settings, screen="quiz")
+        return run_quiz_app(settings, claim)
+    return run_app(settings, screen="quiz", quiz_claim=claim)
 
 
 def _with_generated(settings: Settings, bank: Bank) -> Bank:

@@ -26,10 +26,11 @@ class TutorApp(App[int]):
     def __init__(self, settings: Settings, start_screen: str = "chat",
                  backend_factory: Callable[[Settings], Backend] | None = None,
                  models_dir: Path = MODELS_DIR, persist_settings: bool = True,
-                 use_llm: bool = True) -> None:
+                 use_llm: bool = True, quiz_claim: int | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.start_screen = start_screen
+        self.quiz_claim = quiz_claim
         self.persist_settings = persist_settings
         self.chat = ChatScreen(settings, backend_factory, models_dir, persist_settings, use_llm)
 
@@ -41,7 +42,7 @@ class TutorApp(App[int]):
             self.theme = self.settings.theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.start_screen == "quiz":
-            self.open_quiz()
+            self.open_quiz(self.quiz_claim)
 
     def _theme_changed(self, theme: object) -> None:
         name = getattr(theme, "name", str(theme))
@@ -56,14 +57,15 @@ class TutorApp(App[int]):
         await self.chat.shutdown()  # the model thread stops at its next token; exit does not wait
         await super().action_quit()
 
-    def open_quiz(self) -> None:
+    def open_quiz(self, claim: int | None = None) -> None:
+        """The quiz over the chat; ``claim`` limits the session to that claim's items."""
         try:
             from .quiz_screen import QuizScreen  # type: ignore[import-not-found]
         except ImportError:
             self.notify("quiz not available", severity="warning")
             return
         try:
-            self.push_screen(QuizScreen(self.settings))
+            self.push_screen(QuizScreen(self.settings, claim=claim))
         except Exception as exc:
             self.notify(f"quiz not available: {exc}", severity="error")
 
@@ -100,6 +102,8 @@ class TutorApp(App[int]):
                                 c.title_ja,
                                 lambda n=c.number: self.call_later(chat.explain_claim, n, True),
                                 discover=False)
+            yield SystemCommand(f"Quiz on claim {c.number}", f"Practise claim {c.number}'s questions",
+                                lambda n=c.number: self.open_quiz(claim=n), discover=False)
         yield SystemCommand("Pick model", "Choose a GGUF from models/ (F4)", act("pick_model"))
         yield SystemCommand("Settings", "Number of sources, temperature, embedder (F8)",
                             act("settings"))
@@ -109,8 +113,9 @@ class TutorApp(App[int]):
                             "corpus (F6)", act("add_documents"))
 
 
-def run_app(settings: Settings, screen: str = "chat", use_llm: bool = True) -> int:
+def run_app(settings: Settings, screen: str = "chat", use_llm: bool = True,
+            quiz_claim: int | None = None) -> int:
     """Run the TUI until the learner quits; the exit code for the shell."""
-    app = TutorApp(settings, start_screen=screen, use_llm=use_llm)
+    app = TutorApp(settings, start_screen=screen, use_llm=use_llm, quiz_claim=quiz_claim)
     app.run()
     return app.return_code or 0

@@ -449,6 +449,10 @@ class ChatScreen(Screen[None]):
     async def on_explain(self, event: ClaimsSidebar.Explain) -> None:
         await self.explain_claim(event.claim, event.japanese)
 
+    @on(ClaimsSidebar.Practise)
+    def on_practise(self, event: ClaimsSidebar.Practise) -> None:
+        self.tutor_app.open_quiz(claim=event.claim)
+
     async def explain_claim(self, number: int, japanese: bool = False) -> None:
         await self.ask(claim_question(number, japanese), claim=number)
         self.query_one(PromptInput).focus()

@@ -599,8 +599,8 @@ class QuizApp(App[int]):
                          lambda _: self.exit(0))
 
 
-def run_quiz_app(settings: Settings) -> int:
-    app = QuizApp(settings)
+def run_quiz_app(settings: Settings, claim: int | None = None) -> int:
+    app = QuizApp(settings, claim=claim)
     app.run()
     return app.return_code or 0
 

@@ -27,6 +27,7 @@ KEYS: list[tuple[str, str]] = [
     ("F5", "switch the right panel: Sources ↔ Inspector (prompt and token budget)"),
     ("Ctrl+L", "show or hide the eight claims (list)"),
     ("Enter / j (on a claim)", "explain the claim (j: in Japanese)"),
+    ("p (on a claim)", "a quiz session on that claim's questions"),
     ("Ctrl+N", "new chat"),
     ("F2", "chats: resume, rename (r), delete (d), export (e), new (n)"),
     ("Ctrl+S", "export this chat to Markdown"),

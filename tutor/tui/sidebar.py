@@ -35,11 +35,16 @@ def claim_label(c: Claim, mastery: float | None) -> Text:
 
 
 class ClaimList(OptionList):
-    BINDINGS = [Binding("j", "explain_ja", "Explain in Japanese", show=True)]
+    BINDINGS = [Binding("j", "explain_ja", "Explain in Japanese", show=True),
+                Binding("p", "practise", "Quiz on this claim", show=True)]
 
     def action_explain_ja(self) -> None:
         if self.highlighted is not None:
             self.post_message(ClaimsSidebar.Explain(self.highlighted + 1, japanese=True))
+
+    def action_practise(self) -> None:
+        if self.highlighted is not None:
+            self.post_message(ClaimsSidebar.Practise(self.highlighted + 1))
 
 
 class ClaimsSidebar(Vertical):
@@ -50,6 +55,13 @@ class ClaimsSidebar(Vertical):
             super().__init__()
             self.claim = claim
             self.japanese = japanese
+
+    class Practise(Message):
+        """Open the quiz on one claim's items."""
+
+        def __init__(self, claim: int) -> None:
+            super().__init__()
+            self.claim = claim
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
