@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import re
 import statistics
 import sys
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from tutor.quiz.bank import Item, load_bank  # noqa: E402
 from tutor.quiz.grade import (DEFAULT_THRESHOLDS, EmbeddingSimilarity, Grader,  # noqa: E402
                               Thresholds, decide)
+from readme_block import write_block  # noqa: E402
 
 LABELLED = ROOT / "benchmarks" / "short_answers.jsonl"
 
@@ -197,18 +197,8 @@ def main() -> int:
                       f"(coverage {g.coverage}, sim {g.similarity}, missing {g.concepts_missing}) "
                       f"{r['answer']!r}")
     if args.write_readme:
-        readme = ROOT / "README.md"
-        stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        block = ("<!-- quizbench:start -->\n"
-                 f"Measured {stamp} (`benchmarks/quiz_bench.py --write-readme`, part of `make bench`):\n\n"
-                 + "\n".join(report[1:]).strip() + "\n<!-- quizbench:end -->")
-        body = readme.read_text(encoding="utf-8")
-        if "<!-- quizbench:start -->" not in body:
-            print("error: README.md: no <!-- quizbench:start --> marker", file=sys.stderr)
-            return 1
-        body = re.sub(r"<!-- quizbench:start -->.*?<!-- quizbench:end -->", lambda _: block, body,
-                      flags=re.S)
-        readme.write_text(body, encoding="utf-8")
+        write_block("quizbench", "(`benchmarks/quiz_bench.py --write-readme`, part of `make bench`)",
+                    "\n".join(report[1:]))
     ok = not bank_fail
     return 0 if ok else 1
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import resource
 import statistics
 import sys
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tutor.config import load_settings  # noqa: E402
 from tutor.index import Index  # noqa: E402
 from tutor.retrieve import Retriever  # noqa: E402
+from readme_block import write_block  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 
@@ -245,12 +245,7 @@ def main() -> int:
             for miss in res["retrieval"][mode][lang]["misses@5"]:
                 print(f"miss@5 ({mode}, {lang}): {miss}")
     if args.write_readme:
-        readme = ROOT / "README.md"
-        body = readme.read_text(encoding="utf-8")
-        stamp = time.strftime("%Y-%m-%d", time.gmtime())
-        block = f"<!-- bench:start -->\nMeasured {stamp} on 2 cores, no GPU (`make bench`):\n\n{text}\n<!-- bench:end -->"
-        body = re.sub(r"<!-- bench:start -->.*?<!-- bench:end -->", lambda _: block, body, flags=re.S)
-        readme.write_text(body, encoding="utf-8")
+        write_block("bench", "on 2 cores, no GPU (`make bench`)", text)
     return 0
 
 

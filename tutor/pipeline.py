@@ -402,8 +402,9 @@ class _SentenceGate:
     def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6):
         self.accepted = ""
         self._pending = ""
-        self._seen = {_norm_sentence(s) for s in split_sentences(lead)} if lead else set()
-        self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in split_sentences(lead)] if lead else []
+        said = split_sentences(lead) if lead else []
+        self._seen = {_norm_sentence(s) for s in said}
+        self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in said]
         self._source_terms = set(tokenize(" ".join(sources)))
         self._source_numbers = _numbers(" ".join(sources))
         self._n_sources = n_sources
@@ -449,9 +450,9 @@ class _SentenceGate:
         terms = [t for t in tokenize(text) if not t.isdigit()]
         if len(terms) < 3:
             return "empty"
-        if _numbers(text) - self._source_numbers:
-            return "ungrounded"  # a figure the sources do not give: the small model's usual slip
         own, figures = set(terms), _numbers(text)
+        if figures - self._source_numbers:
+            return "ungrounded"  # a figure the sources do not give: the small model's usual slip
         if len(own) >= 4 and any(len(own & seen) >= 0.8 * len(own) and figures <= seen_figures
                                  for seen, seen_figures in self._seen_terms):
             return "repetition"  # the same sentence again with a word or two changed, no new figure
