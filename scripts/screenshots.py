@@ -51,6 +51,14 @@ async def shoot(app: TutorApp, out: Path) -> list[Path]:
         saved.append(out / f"{name}.svg")
         print(f"saved {out / name}.svg", flush=True)
 
+    async def open_and_save(pilot: Pilot[Any], key: str, screen: type, name: str) -> None:
+        """``key`` opens a screen of type ``screen``: save it as ``name``, then Esc back."""
+        await pilot.press(key)
+        await wait_until(pilot, lambda: isinstance(app.screen, screen), 60, f"the {name} screen")
+        await save(pilot, name)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat, 10, "the chat")
+
     async with app.run_test(size=SIZE) as pilot:
         chat = app.chat
         await wait_until(pilot, lambda: chat.engine_state in ("ready", "no-model", "error"), 900,
@@ -66,11 +74,7 @@ async def shoot(app: TutorApp, out: Path) -> list[Path]:
         await save(pilot, "inspector")
         await pilot.press("f5")
 
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, DocumentScreen), 60, "the viewer")
-        await save(pilot, "document")
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: app.screen is chat, 10, "the chat")
+        await open_and_save(pilot, "ctrl+o", DocumentScreen, "document")
 
         claims = chat.query_one(ClaimList)
         claims.focus()
@@ -81,15 +85,8 @@ async def shoot(app: TutorApp, out: Path) -> list[Path]:
         chat.query_one(PromptInput).focus()
         await save(pilot, "claim")
 
-        await pilot.press("f2")
-        await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), 10, "the chats")
-        await save(pilot, "chats")
-        await pilot.press("escape")
-
-        await pilot.press("f1")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 10, "the help")
-        await save(pilot, "help")
-        await pilot.press("escape")
+        await open_and_save(pilot, "f2", SessionsScreen, "chats")
+        await open_and_save(pilot, "f1", HelpScreen, "help")
 
         await pilot.press("ctrl+p")
         await pilot.pause(0.5)

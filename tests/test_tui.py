@@ -17,7 +17,8 @@ from tutor.tui.sidebar import ClaimList
 from tutor.tui.testing import DEFAULT_ANSWER, Script, ScriptedBackend
 from tutor.tui.turns import PromptInput
 
-from test_tui_support import SIZE, ask, make_app, ready, settings_for, type_question, wait_until
+from test_tui_support import (SIZE, ask, make_app, press_on_claim, ready, settings_for, type_question,
+                              wait_until)
 
 pytestmark = pytest.mark.asyncio
 
@@ -304,10 +305,7 @@ async def test_claims_sidebar_explains_a_claim_with_pinned_sources(home: Path) -
     app, backend = make_app(home)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        claims = app.chat.query_one(ClaimList)
-        claims.focus()
-        claims.highlighted = 2
-        await pilot.press("enter")
+        await press_on_claim(pilot, app, 3, "enter")
         await wait_until(pilot, lambda: app.chat.turns and app.chat.turns[-1].finished)
         call = backend.calls[-1]
         assert call["claim"] == 3 and call["pinned"] == ["claim-3@0#0"]
@@ -315,8 +313,7 @@ async def test_claims_sidebar_explains_a_claim_with_pinned_sources(home: Path) -
         first = app.chat.query_one(SourcesPanel).cards()[0]
         assert "pinned for the claim" in first.render_card().plain
         assert "Claim 3 · guided explanation" in str(app.chat.turns[-1].query_one(".question").render())
-        claims.focus()
-        await pilot.press("j")
+        await press_on_claim(pilot, app, 3, "j")
         await wait_until(pilot, lambda: len(backend.calls) == 2 and app.chat.turns[-1].finished)
         assert backend.calls[-1]["question"].startswith("主張3「LLM は多くの場合")
 
@@ -436,10 +433,7 @@ async def test_p_on_a_claim_opens_the_quiz_on_that_claim(home: Path) -> None:
     app, _ = make_app(home)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        claims = app.chat.query_one(ClaimList)
-        claims.focus()
-        claims.highlighted = 4
-        await pilot.press("p")
+        await press_on_claim(pilot, app, 5, "p")
         await wait_until(pilot, lambda: isinstance(app.screen, QuizScreen)
                          and app.screen.session is not None, what="the quiz on claim 5")
         queue = app.screen.session.queue  # type: ignore[attr-defined]

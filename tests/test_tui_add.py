@@ -44,6 +44,13 @@ def label(screen: AddScreen) -> str:
     return str(screen.query_one("#add-file").render())  # type: ignore[attr-defined]
 
 
+async def attached(pilot: Any, app: Host) -> AddScreen:
+    """The Add screen, once the host has pushed it and it is on screen."""
+    await wait_until(pilot, lambda: app.screen_ is not None and app.screen_.is_attached)
+    assert app.screen_ is not None
+    return app.screen_
+
+
 async def type_path(pilot: Any, screen: AddScreen, path: str) -> None:
     box = screen.query_one("#add-path", Input)
     box.focus()
@@ -56,9 +63,7 @@ async def test_add_fills_the_bar_and_lists_each_file(tmp_path: Path) -> None:
     backend = ScriptedBackend(settings_for(tmp_path / "home"))
     app = Host(backend, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.screen_ is not None and app.screen_.is_attached)
-        screen = app.screen_
-        assert screen is not None
+        screen = await attached(pilot, app)
         await type_path(pilot, screen, str(tmp_path / "notes"))
         await wait_until(pilot, lambda: screen.last_summary, what="the add to finish")
         bar = screen.query_one("#add-progress", ProgressBar)
@@ -80,9 +85,7 @@ async def test_a_bad_file_gets_its_one_line_reason(tmp_path: Path) -> None:
                                          ("ok.md", 2)])
     app = Host(backend, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.screen_ is not None and app.screen_.is_attached)
-        screen = app.screen_
-        assert screen is not None
+        screen = await attached(pilot, app)
         await type_path(pilot, screen, "docs")
         await wait_until(pilot, lambda: screen.last_summary, what="the add to finish")
         assert screen.last_summary == "1 added, 0 unchanged, 1 failed"
@@ -99,9 +102,7 @@ async def test_escape_cancels_a_running_add_and_keeps_nothing(tmp_path: Path) ->
     backend = ScriptedBackend(settings_for(tmp_path / "home"), add_gate=gate)
     app = Host(backend, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.screen_ is not None and app.screen_.is_attached)
-        screen = app.screen_
-        assert screen is not None
+        screen = await attached(pilot, app)
         await type_path(pilot, screen, "notes")
         await wait_until(pilot, lambda: screen.chunks_done == 1, what="the first chunk")
         assert screen.busy
@@ -162,9 +163,7 @@ async def test_real_index_adds_a_file_that_is_searchable_at_once(tmp_path: Path)
                     "between 14 and 18 degrees Celsius and feed it bloodworms.\n")
     app = Host(backend, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.screen_ is not None and app.screen_.is_attached)
-        screen = app.screen_
-        assert screen is not None
+        screen = await attached(pilot, app)
         await type_path(pilot, screen, str(note))
         await wait_until(pilot, lambda: screen.last_summary, timeout=180,
                          what="the real add to finish")

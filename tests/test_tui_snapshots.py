@@ -14,11 +14,11 @@ from textual.pilot import Pilot
 
 from tutor.tui.app import TutorApp
 from tutor.tui.screens import DocumentScreen, HelpScreen, ModelPicker, SessionsScreen
-from tutor.tui.sidebar import ClaimList, ClaimsSidebar
+from tutor.tui.sidebar import ClaimsSidebar
 from tutor.tui.testing import Script, ScriptedBackend
 from tutor.tui.turns import PromptInput
 
-from test_tui_support import SIZE, ask, make_app, ready, settings_for, wait_until
+from test_tui_support import SIZE, ask, make_app, press_on_claim, ready, settings_for, wait_until
 
 STAMP = "2026-05-01T09:30:00.000000+00:00"
 MODELS = Path("/tmp/tutor-snapshot-models")  # a fixed path: the picker shows it
@@ -93,10 +93,7 @@ def test_claim_explanation(snap_compare: Any, home: Path) -> None:
         await ready(pilot, app)
         sidebar = app.chat.query_one(ClaimsSidebar)
         await wait_until(pilot, lambda: sidebar.mastery_loaded, what="the mastery bars")
-        claims = sidebar.query_one(ClaimList)
-        claims.focus()
-        claims.highlighted = 3
-        await pilot.press("enter")
+        await press_on_claim(pilot, app, 4, "enter")
         await wait_until(pilot, lambda: app.chat.turns and app.chat.turns[-1].finished)
         await steady(pilot, app)
 
@@ -111,16 +108,21 @@ def test_error_keeps_the_question(snap_compare: Any, home: Path) -> None:
                         run_before=answered(app, "Why do small models repeat themselves?"))
 
 
-def test_help_screen(snap_compare: Any, home: Path) -> None:
-    app, _ = make_app(home)
-
+def opened(app: TutorApp, key: str, screen: type, after_question: str | None = None):
+    """Ready (and optionally answered), then ``key`` opens a screen of type ``screen``."""
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot, app)
-        await pilot.press("f1")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        if after_question:
+            await ask(pilot, app, after_question)
+        await pilot.press(key)
+        await wait_until(pilot, lambda: isinstance(app.screen, screen))
         await steady(pilot, app)
+    return run_before
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+def test_help_screen(snap_compare: Any, home: Path) -> None:
+    app, _ = make_app(home)
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened(app, "f1", HelpScreen))
 
 
 def test_sessions_screen(snap_compare: Any, home: Path) -> None:
@@ -144,27 +146,13 @@ def test_model_picker(snap_compare: Any, home: Path) -> None:
         (MODELS / name).write_bytes(b"GGUF" + b"\0" * 16)
     settings = settings_for(home, model=str(MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf"))
     app, _ = make_app(home, settings=settings, models_dir=MODELS)
-
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await ready(pilot, app)
-        await pilot.press("f4")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelPicker))
-        await steady(pilot, app)
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened(app, "f4", ModelPicker))
 
 
 def test_document_viewer(snap_compare: Any, home: Path) -> None:
     app, _ = make_app(home)
-
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await ready(pilot, app)
-        await ask(pilot, app, "What does claim 1 say?")
-        await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, DocumentScreen))
-        await steady(pilot, app)
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened(
+        app, "ctrl+o", DocumentScreen, after_question="What does claim 1 say?"))
 
 
 def test_narrow_terminal(snap_compare: Any, home: Path) -> None:

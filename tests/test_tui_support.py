@@ -45,6 +45,16 @@ async def ready(pilot: Pilot[Any], app: TutorApp) -> None:
                      what="the engine to load")
 
 
+async def press_on_claim(pilot: Pilot[Any], app: TutorApp, number: int, key: str) -> None:
+    """Highlight claim ``number`` in the chat's claims sidebar and press ``key`` on it."""
+    from tutor.tui.sidebar import ClaimList
+
+    claims = app.chat.query_one(ClaimList)
+    claims.focus()
+    claims.highlighted = number - 1
+    await pilot.press(key)
+
+
 async def type_question(pilot: Pilot[Any], app: TutorApp, text: str) -> None:
     box = app.chat.query_one(PromptInput)
     box.focus()
