@@ -141,7 +141,6 @@ class Index:
         self.store = DenseStore(self.home, settings.chroma_url)
         self._lexical: BM25 | None = None
         self._lexical_gen = -1
-        self._lock_fd: int | None = None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.home / "index.sqlite", timeout=30, check_same_thread=False,
@@ -223,13 +222,11 @@ class Index:
             os.ftruncate(fd, 0)
             command = " ".join(["tutor", *sys.argv[1:]])[:200] if sys.argv else "tutor"
             os.pwrite(fd, f"{os.getpid()} {command}".encode(), 0)
-            self._lock_fd = fd
             self._writer = threading.get_ident()
             try:
                 yield
             finally:
                 self._writer = None
-                self._lock_fd = None
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
