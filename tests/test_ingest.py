@@ -1,7 +1,7 @@
 """Loaders, encoding detection and the chunker (tutor.ingest), on files made here.
 
-``make_pdf`` builds real PDFs by hand (a Helvetica font and one content stream a page), so the
-PDF tests need nothing but pypdf; test_add.py and test_index.py import it from here.
+``make_pdf`` builds real PDFs by hand (a Helvetica font and one content stream a page);
+test_add.py, test_index.py and test_pdf.py import it from here (the trickier PDFs are in pdfs.py).
 """
 from __future__ import annotations
 
@@ -280,19 +280,6 @@ def test_pdf_with_an_empty_user_password_is_read(tmp_path):
     data = encrypt_pdf(make_pdf(["Readable although encrypted for editing."]), "")
     doc = load_document(write(tmp_path, "owner-only.pdf", data))
     assert "Readable" in doc.sections[0].text
-
-
-def test_aes_pdf_without_cryptography_is_a_clear_error(tmp_path, monkeypatch):
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError
-
-    def needs_aes(self, password):  # what pypdf does for AES when `cryptography` is missing
-        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
-
-    monkeypatch.setattr(PdfReader, "decrypt", needs_aes)
-    data = encrypt_pdf(make_pdf(["Secret text."]), "secret")
-    with pytest.raises(IngestError, match="encrypted PDF.*cryptography"):
-        load_document(write(tmp_path, "aes.pdf", data))
 
 
 def test_unsupported_type(tmp_path):

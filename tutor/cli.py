@@ -290,7 +290,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         with index.writing(wait=2.0):
             for notice in index.prepare(progress, sync_bundled=False):
                 _note(notice)
-            results = index.add_paths(args.paths, progress)
+            password = args.password or os.environ.get("TUTOR_PDF_PASSWORD") or None
+            results = index.add_paths(args.paths, progress, password=password, force=args.force)
     except IndexBusy as exc:  # nothing was touched: one line, and an error object a path
         _err(str(exc))
         if args.json:
@@ -310,12 +311,17 @@ def cmd_add(args: argparse.Namespace) -> int:
             _note(f"{r.path}: {r.note}")
         if args.json:
             print(json.dumps(r.as_json(), ensure_ascii=False), flush=True)
+        elif r.status == "duplicate":
+            print(f"{r.status:9} {r.path}  (of {r.duplicate_of}, not indexed)")
         elif r.status != "error":
-            print(f"{r.status:9} {r.path}  ({r.doc_id}, {r.chunks} chunks)")
+            print(f"{r.status:9} {r.path}  ({r.doc_id}, {r.chunks} chunks)"
+                  + (f"  {r.title}" if r.title and r.status != "unchanged" else ""))
     if not args.json:
-        done = {s: sum(r.status == s for r in results) for s in ("added", "updated", "unchanged")}
+        done = {s: sum(r.status == s for r in results)
+                for s in ("added", "updated", "unchanged", "duplicate")}
+        dup = f", {done['duplicate']} duplicate" if done["duplicate"] else ""
         print(f"{done['added']} added, {done['updated']} updated, {done['unchanged']} unchanged, "
-              f"{failed} failed", file=sys.stderr)
+              f"{failed} failed{dup}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -361,7 +367,8 @@ def cmd_corpus(args: argparse.Namespace) -> int:
     print(f"{'doc_id':34} {'chunks':>6} {'size':>9}  {'added (UTC)':16}  title")
     for d in docs:
         added = d.added[:16].replace("T", " ")
-        print(f"{d.doc_id[:34]:34} {d.chunks:6d} {_size(d.size):>9}  {added:16}  {d.title[:60]}")
+        by = f" — {d.authors[:40]}" if d.authors else ""
+        print(f"{d.doc_id[:34]:34} {d.chunks:6d} {_size(d.size):>9}  {added:16}  {d.title[:60]}{by}")
     print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks, "
           f"{_size(sum(d.size for d in docs))}; home {settings.home}")
     return 0
@@ -443,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("add", parents=[common], help="add files, folders or glob patterns to the corpus")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="one JSON object a file")
+    p.add_argument("--password", default=None, metavar="PW",
+                   help="the password of encrypted PDFs (env TUTOR_PDF_PASSWORD; never stored)")
+    p.add_argument("--force", action="store_true",
+                   help="index a file even when its text duplicates an indexed document")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("corpus", parents=[common], help="what the index holds")

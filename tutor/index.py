@@ -35,11 +35,12 @@ from pathlib import Path
 from .config import Settings
 from .embed import Embedder
 from .filelock import flock_within
-from .ingest import SUPPORTED, Chunk, Document, IngestError, chunk_document, load_document, slug
+from .ingest import (SUPPORTED, Chunk, Document, IngestError, PasswordError, chunk_document,
+                     load_document, slug)
 from .lexical import BM25
 from .store import DenseStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHUNK_TOKENS = 200
 # Bump when chunking changes: a document's version (and its chunk ids) covers its bytes and the
 # chunker, so the bundled corpus is re-chunked on the next start and a re-added file is too.
@@ -56,17 +57,26 @@ class IndexBusy(Exception):
 @dataclass
 class AddResult:
     path: str
-    status: str  # added | updated | unchanged | removed | error
+    status: str  # added | updated | unchanged | duplicate | removed | error
     doc_id: str | None = None
     chunks: int = 0
     error: str | None = None
     note: str | None = None
+    duplicate_of: str | None = None  # status "duplicate": the indexed document with this text
+    needs_password: bool = False  # an encrypted PDF whose password was missing or wrong
+    title: str | None = None
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {"path": self.path, "status": self.status, "doc_id": self.doc_id,
                                   "chunks": self.chunks, "error": self.error}
         if self.note:
             out["note"] = self.note
+        if self.duplicate_of:
+            out["duplicate_of"] = self.duplicate_of
+        if self.needs_password:
+            out["needs_password"] = True
+        if self.title:
+            out["title"] = self.title
         return out
 
 
@@ -82,12 +92,13 @@ class DocInfo:
     origin: str
     language: str
     claims: list[int] = field(default_factory=list)
+    authors: str = ""
 
     def as_json(self) -> dict[str, object]:
         return {"doc_id": self.doc_id, "title": self.title, "source": self.source,
                 "chunks": self.chunks, "added": self.added, "updated": self.updated,
                 "size": self.size, "origin": self.origin, "language": self.language,
-                "claims": self.claims}
+                "claims": self.claims, "authors": self.authors}
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,14 @@ class Index:
                     old_ids TEXT, started TEXT);
                 PRAGMA user_version = 1;
             """)
+            version = 1
+        if version < 2:  # the authors of a document, and the hash of its normalised text
+            self.db.executescript("""
+                ALTER TABLE documents ADD COLUMN authors TEXT;
+                ALTER TABLE documents ADD COLUMN text_hash TEXT;
+                CREATE INDEX IF NOT EXISTS documents_text_hash ON documents(text_hash);
+                PRAGMA user_version = 2;
+            """)
 
     def _meta(self, key: str, default: str = "") -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -220,7 +239,7 @@ class Index:
                 raise IndexBusy(f"the index in {self.home} is busy: another tutor process "
                                 f"({who}) is writing to it; try again when it has finished")
             os.ftruncate(fd, 0)
-            command = " ".join(["tutor", *sys.argv[1:]])[:200] if sys.argv else "tutor"
+            command = " ".join(["tutor", *_redacted(sys.argv[1:])])[:200]
             os.pwrite(fd, f"{os.getpid()} {command}".encode(), 0)
             self._writer = threading.get_ident()
             try:
@@ -281,9 +300,9 @@ class Index:
 
     def documents(self) -> list[DocInfo]:
         rows = self.db.execute(
-            "SELECT doc_id, title, source, chunks, added, updated, size, origin, language, claims "
-            "FROM documents ORDER BY origin, doc_id").fetchall()
-        return [DocInfo(*r[:9], claims=json.loads(r[9] or "[]")) for r in rows]
+            "SELECT doc_id, title, source, chunks, added, updated, size, origin, language, claims, "
+            "authors FROM documents ORDER BY origin, doc_id").fetchall()
+        return [DocInfo(*r[:9], claims=json.loads(r[9] or "[]"), authors=r[10] or "") for r in rows]
 
     def document(self, doc_id: str) -> DocInfo | None:
         return next((d for d in self.documents() if d.doc_id == doc_id), None)
@@ -359,12 +378,16 @@ class Index:
             metas.append(meta)
         return chunks, ids, embed_texts, metas
 
-    def put_document(self, doc: Document, origin: str, progress: Progress | None = None) -> AddResult:
+    def put_document(self, doc: Document, origin: str, progress: Progress | None = None,
+                     force: bool = False) -> AddResult:
         """Add or replace one document atomically (see the module docstring).
 
         Chunks are embedded and written to the dense store a batch at a time, so memory stays
         bounded however long the document is; ``progress.cancelled()`` is checked between
         batches, and a cancelled or failed document leaves nothing behind.
+
+        A document whose bytes or normalised text equal another indexed document's is a
+        ``duplicate`` of it and is not indexed, unless ``force``.
         """
         progress = progress or Progress()
         with self.writing():
@@ -373,18 +396,19 @@ class Index:
             if old and old[0] == doc.content_hash and old[1] == doc_version(doc):
                 return AddResult(doc.source, "unchanged", doc.doc_id,
                                  self._chunk_count(doc.doc_id))
-            twin = self.db.execute(
-                "SELECT doc_id, source FROM documents WHERE content_hash=? AND doc_id<>?",
-                (doc.content_hash, doc.doc_id)).fetchone()
+            twin = None if force else self.db.execute(
+                "SELECT doc_id, source, content_hash FROM documents "
+                "WHERE (content_hash=? OR text_hash=?) AND doc_id<>?",
+                (doc.content_hash, doc.text_hash, doc.doc_id)).fetchone()
             if twin:
-                note = f"same content as {twin[1]} (doc {twin[0]}); not indexed twice"
+                same = "content" if twin[2] == doc.content_hash else "text"
+                note = (f"same {same} as {twin[1]} (doc {twin[0]}); not indexed twice "
+                        "(--force adds it anyway)")
                 if old:  # this path's older version must not linger beside its twin
                     self.remove(doc.doc_id)
                     note += f"; its previous version (doc {doc.doc_id}) was removed"
-                    return AddResult(doc.source, "updated", twin[0], self._chunk_count(twin[0]),
-                                     note=note)
-                return AddResult(doc.source, "unchanged", twin[0], self._chunk_count(twin[0]),
-                                 note=note)
+                return AddResult(doc.source, "duplicate", twin[0], self._chunk_count(twin[0]),
+                                 note=note, duplicate_of=twin[0], title=doc.title)
             chunks, ids, embed_texts, metas = self._prepare_doc(doc)
             if not chunks:
                 raise IngestError("no text to index")
@@ -423,10 +447,10 @@ class Index:
                 added = self.db.execute("SELECT added FROM documents WHERE doc_id=?",
                                         (doc.doc_id,)).fetchone()
                 self.db.execute(
-                    "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (doc.doc_id, doc.title, doc.source, doc.content_hash, doc_version(doc),
                      doc.size, added[0] if added else stamp, stamp, origin, doc.language,
-                     json.dumps(doc.claims), len(chunks)))
+                     json.dumps(doc.claims), len(chunks), doc.authors, doc.text_hash))
                 self.db.execute("UPDATE journal SET state='committed' WHERE id=?", (jid,))
                 self._bump()
                 self.db.execute("COMMIT")
@@ -436,7 +460,8 @@ class Index:
             new = set(ids)
             self.store.delete([i for i in old_ids if i not in new])
             self.db.execute("DELETE FROM journal WHERE id=?", (jid,))
-            return AddResult(doc.source, "updated" if old else "added", doc.doc_id, len(chunks))
+            return AddResult(doc.source, "updated" if old else "added", doc.doc_id, len(chunks),
+                             title=doc.title)
 
     def _chunk_count(self, doc_id: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id=?", (doc_id,)).fetchone()[0]
@@ -543,8 +568,12 @@ class Index:
 
     # ------------------------------------------------------------ user documents
 
-    def add_paths(self, specs: Iterable[str], progress: Progress | None = None) -> list[AddResult]:
+    def add_paths(self, specs: Iterable[str], progress: Progress | None = None, *,
+                  password: str | None = None, force: bool = False) -> list[AddResult]:
         """Add files, folders (recursively) and glob patterns; one result per file or bad input.
+
+        ``password`` opens the encrypted PDFs among them (used for nothing else, kept nowhere);
+        ``force`` indexes a file even when it duplicates an indexed document.
 
         Every file is added, updated or left alone on its own: a bad one gets an ``error``
         result with the reason and the index keeps nothing of it; the others go on. Notes about
@@ -582,8 +611,11 @@ class Index:
                 real = path.resolve()
                 doc_id = f"{slug(path.stem)}-{hashlib.sha1(str(real).encode()).hexdigest()[:6]}"
                 try:
-                    doc = load_document(path, doc_id=doc_id, source=str(real), max_bytes=max_bytes)
-                    result = self.put_document(doc, "user", progress)
+                    doc = load_document(path, doc_id=doc_id, source=str(real), max_bytes=max_bytes,
+                                        password=password)
+                    result = self.put_document(doc, "user", progress, force=force)
+                except PasswordError as exc:
+                    result = AddResult(str(path), "error", error=str(exc), needs_password=True)
                 except IngestError as exc:
                     result = AddResult(str(path), "error", error=str(exc))
                 except InterruptedError:
@@ -597,6 +629,20 @@ class Index:
                 progress.file_done(result)
                 results.append(result)
         return results
+
+
+def _redacted(args: list[str]) -> list[str]:
+    """A command line with the value of ``--password`` hidden (the lock file names its holder)."""
+    out, hide = [], False
+    for arg in args:
+        if hide:
+            out.append("***")
+        elif arg.startswith("--password="):
+            out.append("--password=***")
+        else:
+            out.append(arg)
+        hide = arg == "--password"
+    return out
 
 
 def _os_reason(exc: OSError) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import ctypes
 import hashlib
 import html.parser
 import logging
@@ -43,6 +44,16 @@ class Document:
     claims: list[int] = field(default_factory=list)
     language: str = "en"
     meta: dict[str, object] = field(default_factory=dict)
+    authors: str = ""
+
+    @property
+    def text_hash(self) -> str:
+        """A hash of the normalised text (NFKC, case and whitespace folded): two downloads of
+        one paper (different bytes, same text) share it."""
+        h = hashlib.sha256()
+        for s in self.sections:
+            h.update("".join(unicodedata.normalize("NFKC", s.text).casefold().split()).encode())
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -292,6 +303,7 @@ class _HTMLText(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.title = ""
+        self.authors = ""
         self.sections: list[Section] = []
         self._heading = ""
         self._buf: list[str] = []
@@ -302,6 +314,12 @@ class _HTMLText(html.parser.HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self._in_title = True
+        elif tag == "meta":
+            named = dict(attrs)
+            if (named.get("name") or "").lower() in ("author", "citation_author", "dc.creator"):
+                author = " ".join((named.get("content") or "").split())
+                if author and author not in self.authors:
+                    self.authors = f"{self.authors}, {author}" if self.authors else author
         elif tag in self.SKIP:
             self._skip += 1
         elif re.fullmatch(r"h[1-6]", tag):
@@ -349,10 +367,18 @@ def load_html(text: str, fallback_title: str) -> tuple[str, list[Section], dict[
     parser = _HTMLText()
     parser.feed(text)
     parser.close()
-    title = parser.title or fallback_title
+    title = " ".join(parser.title.split()) or fallback_title
     for s in parser.sections:
         s.heading = s.heading or title
-    return title, parser.sections, {}
+    return title, parser.sections, {"authors": parser.authors} if parser.authors else {}
+
+
+class PasswordError(IngestError):
+    """An encrypted PDF that needs a password: none was given (``given`` False) or it is wrong."""
+
+    def __init__(self, message: str, given: bool) -> None:
+        super().__init__(message)
+        self.given = given
 
 
 class _PdfDamage(logging.Handler):
@@ -374,17 +400,18 @@ class _PdfDamage(logging.Handler):
             self.found.append("an object cannot be parsed")
 
 
-def load_pdf(data: bytes, fallback_title: str) -> tuple[str, list[Section], dict[str, object]]:
-    """One section a page ("page N"), so every chunk is cited by its page."""
+def _pdf_damage(data: bytes, password: str | None) -> str | None:
+    """What pypdf finds broken in the file's objects, or None.
+
+    PDFium reads the text, but skips what it cannot parse without a word: a page whose content
+    stream is damaged comes back empty and would pass for a blank or scanned page. pypdf's
+    parser names the missing or broken objects; only its object reading runs here (no text
+    extraction), which costs a fraction of reading the text.
+    """
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError
 
-    if b"%PDF-" not in data[:1024]:
-        raise IngestError("not a PDF (no %PDF- header): the file is corrupt or mislabelled")
-    if b"%%EOF" not in data[-2048:]:
-        raise IngestError("truncated PDF (no %%EOF marker at the end)")
     damage = _PdfDamage()
     pypdf_log = logging.getLogger("pypdf")
     saved = pypdf_log.level, pypdf_log.propagate
@@ -393,45 +420,238 @@ def load_pdf(data: bytes, fallback_title: str) -> tuple[str, list[Section], dict
     pypdf_log.addHandler(damage)
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except DependencyError:
-                raise IngestError("encrypted PDF (AES): decrypting it needs the `cryptography` "
-                                  "package; save an unencrypted copy") from None
-            if not opened:
-                raise IngestError("encrypted PDF: it needs a password; save an unencrypted copy")
-        pages = []
-        for i, page in enumerate(reader.pages):
-            pages.append((i + 1, page.extract_text() or ""))
-        meta_title = ""
-        with contextlib.suppress(Exception):
-            if reader.metadata and reader.metadata.title:
-                meta_title = str(reader.metadata.title).strip()
-    except IngestError:
-        raise
-    except (FileNotDecryptedError, DependencyError):
-        raise IngestError("encrypted PDF: it cannot be read without its password") from None
+        if reader.is_encrypted and not reader.decrypt(password or ""):
+            return None
+        for page in reader.pages:
+            contents = page.get_contents()
+            if contents is not None:
+                contents.get_data()
+            resources = page.get("/Resources")
+            if resources is not None:
+                resources.get_object()
     except MemoryError:
-        raise IngestError("PDF too complex to read (out of memory)") from None
+        return "too complex to read (out of memory)"
     except Exception as exc:  # pypdf raises many kinds on damaged files; all mean "corrupt"
-        detail = " ".join(str(exc).split())[:80]
-        raise IngestError(f"corrupt PDF ({type(exc).__name__}: {detail})") from None
+        # AES without the `cryptography` package: PDFium read it, nothing to check it with
+        if type(exc).__name__ in ("DependencyError", "FileNotDecryptedError"):
+            return None
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:80]}"
     finally:
         pypdf_log.removeHandler(damage)
         pypdf_log.setLevel(saved[0])
         pypdf_log.propagate = saved[1]
-    if damage.found:
-        # pypdf read past objects it could not parse or find: what it returns is a part of the
-        # document at best (a page gone, or pages without text that look like a scan)
-        raise IngestError(f"corrupt PDF ({damage.found[0]}); only part of it could be read")
-    if not pages:
+    return damage.found[0] if damage.found else None
+
+
+_JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint)\b.*|.*\.(pdf|docx?|tex|dvi|ps)"
+                         r"|title|document\d*|paper|slide \d+|\W*)$", re.I)
+_STAMP = re.compile(r"arXiv:\d{4}\.\d{4,5}|^\s*\d+\s*$")
+
+
+def _meta_text(value: str) -> str:
+    text = " ".join(unicodedata.normalize("NFKC", value or "").split())
+    return "" if _JUNK_TITLE.match(text) else text
+
+
+def _largest_text(textpage: object) -> str:
+    """The first page's text in its largest upright font (a paper's title), or ""."""
+    import pypdfium2.raw as pdfium_c
+
+    runs: list[tuple[float, str]] = []  # (font size, text), consecutive chars of one size
+    for i in range(min(pdfium_c.FPDFText_CountChars(textpage), 20000)):
+        code = pdfium_c.FPDFText_GetUnicode(textpage, i)
+        ch = chr(code) if 0 < code < 0x110000 else ""
+        if not ch or pdfium_c.FPDFText_GetCharAngle(textpage, i) not in (0.0, -1.0):
+            runs.append((0.0, "\n"))  # rotated text: the arXiv stamp in the margin
+            continue
+        size = round(pdfium_c.FPDFText_GetFontSize(textpage, i) * 2) / 2
+        if ch.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, i):
+            if runs:
+                runs[-1] = (runs[-1][0], runs[-1][1] + " ")
+            continue
+        if runs and runs[-1][0] == size:
+            runs[-1] = (size, runs[-1][1] + ch)
+        else:
+            runs.append((size, ch))
+    texts = [(size, " ".join(text.split())) for size, text in runs]
+    texts = [(size, t) for size, t in texts
+             if size > 0 and sum(c.isalpha() for c in t) >= 3 and not _STAMP.search(t)]
+    if not texts:
+        return ""
+    top = max(size for size, _ in texts)
+    letters: dict[float, int] = {}
+    for size, t in texts:
+        letters[size] = letters.get(size, 0) + len(t)
+    if top == max(letters, key=lambda size: letters[size]):  # the body's own size: no title
+        return ""
+    first = next(i for i, (size, _) in enumerate(texts) if size == top)
+    parts = []
+    for size, t in texts[first:]:  # the title's lines, until the text of another size
+        if size != top:
+            break
+        parts.append(t)
+    title = unicodedata.normalize("NFKC", " ".join(parts))
+    return title[:200].strip() if len(title) >= 4 else ""
+
+
+def _vertical_text(textpage: object) -> str | None:
+    """The page's text in reading order when it is written vertically (columns right to left),
+    or None for horizontal text. PDFium gives vertical columns left to right."""
+    import pypdfium2.raw as pdfium_c
+
+    n = min(pdfium_c.FPDFText_CountChars(textpage), 50000)
+    left, bottom, right, top = (ctypes.c_double() for _ in range(4))
+    lines: list[tuple[float, str]] = []
+    chars: list[str] = []
+    xs: list[float] = []
+    down = across = 0
+    prev: tuple[float, float] | None = None
+    for i in range(n + 1):
+        code = pdfium_c.FPDFText_GetUnicode(textpage, i) if i < n else 10
+        ch = chr(code) if 0 < code < 0x110000 else ""
+        if ch in ("\r", "\n") or i == n:
+            if chars:
+                lines.append((sum(xs) / len(xs), "".join(chars)))
+            chars, xs, prev = [], [], None
+            continue
+        chars.append(ch)
+        if ch.isspace() or not pdfium_c.FPDFText_GetCharBox(
+                textpage, i, ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom),
+                ctypes.byref(top)):
+            continue
+        x, y = (left.value + right.value) / 2, (bottom.value + top.value) / 2
+        xs.append(x)
+        if prev is not None:
+            dx, dy = abs(x - prev[0]), abs(y - prev[1])
+            if dy > 2 * dx:
+                down += 1
+            elif dx > 2 * dy:
+                across += 1
+        prev = (x, y)
+    if down <= 2 * across or down < 4:
+        return None
+    lines = [(x if x == x else 0.0, text) for x, text in lines]
+    return "\n".join(text for _, text in sorted(lines, key=lambda line: -line[0]))
+
+
+_HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
+
+
+def clean_pdf_text(text: str) -> str:
+    """PDF page text made plain: NFKC (ligatures like "ﬁ" and full-width forms become their
+    plain letters), words hyphenated at a line end joined, line ends normalised."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # PDFium joins a word hyphenated at a line end itself and leaves a mark where the hyphen
+    # was: U+0002 (bounded text), U+FFFE (text ranges); a soft hyphen is a hyphen too
+    text = re.sub("[\x02\ufffe\u00ad]\n?", "", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = _HYPHENATED.sub(r"\1", text)
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def drop_running_lines(pages: list[str]) -> list[str]:
+    """Headers and footers (the first and last two lines of a page) that repeat, digits aside,
+    on most pages of a document of 3 pages or more are dropped from every page."""
+    if len(pages) < 3:
+        return pages
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", " ".join(line.split()).lower())
+
+    edges: list[set[str]] = []
+    for text in pages:
+        lines = [line for line in text.split("\n") if line.strip()]
+        edges.append({key(line) for line in lines[:2] + lines[-2:]})
+    counts: dict[str, int] = {}
+    for keys in edges:
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+    running = {k for k, c in counts.items() if c >= max(3, 0.6 * len(pages)) and len(k) <= 120}
+    if not running:
+        return pages
+    out = []
+    for text in pages:
+        lines = text.split("\n")
+        filled = [i for i, line in enumerate(lines) if line.strip()]
+        edge = set(filled[:2] + filled[-2:])
+        out.append("\n".join(line for i, line in enumerate(lines)
+                              if not (i in edge and key(line) in running)))
+    return out
+
+
+def load_pdf(data: bytes, fallback_title: str, password: str | None = None
+             ) -> tuple[str, list[Section], dict[str, object]]:
+    """One section a page ("page N"), so every chunk is cited by its page; text by PDFium.
+
+    An empty user password opens silently; another needs ``password`` (a wrong or missing one
+    raises :class:`PasswordError`). The title is the metadata's, else the first page's text in
+    its largest font; the authors are the metadata's. ``meta`` holds ``authors`` when known.
+    """
+    import pypdfium2 as pdfium
+
+    if b"%PDF-" not in data[:1024]:
+        raise IngestError("not a PDF (no %PDF- header): the file is corrupt or mislabelled")
+    if b"%%EOF" not in data[-2048:]:
+        raise IngestError("truncated PDF (no %%EOF marker at the end)")
+    try:
+        doc = pdfium.PdfDocument(data, password=password or None)
+    except pdfium.PdfiumError as exc:
+        code = getattr(exc, "err_code", None)
+        if code == 4:  # FPDF_ERR_PASSWORD
+            if password:
+                raise PasswordError("encrypted PDF: wrong password", given=True) from None
+            raise PasswordError("encrypted PDF: it needs a password (--password, "
+                                "TUTOR_PDF_PASSWORD, or the Add screen asks)", given=False) from None
+        if code == 5:
+            raise IngestError("encrypted PDF: unsupported security handler") from None
+        raise IngestError(f"corrupt PDF (PDFium cannot open it: {exc})") from None
+    try:
+        texts: list[str] = []
+        first_largest = ""
+        for i in range(len(doc)):
+            try:
+                page = doc[i]
+                textpage = page.get_textpage()
+            except pdfium.PdfiumError:
+                raise IngestError(f"corrupt PDF (page {i + 1} cannot be loaded); only part of it "
+                                  "could be read") from None
+            text = textpage.get_text_bounded()
+            if _CJK.search(text[:2000]):
+                text = _vertical_text(textpage) or text
+            if i == 0:
+                first_largest = _largest_text(textpage)
+            texts.append(clean_pdf_text(text))
+            textpage.close()
+            page.close()
+        metadata = doc.get_metadata_dict()
+    except IngestError:
+        raise
+    except MemoryError:
+        raise IngestError("PDF too complex to read (out of memory)") from None
+    except Exception as exc:  # PDFium reports damage in pages as errors of many kinds
+        raise IngestError(f"corrupt PDF ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})"
+                          ) from None
+    finally:
+        doc.close()
+    damage = _pdf_damage(data, password)
+    if damage:
+        # objects that cannot be parsed or found: what PDFium returns is a part of the document
+        # at best (a page gone, or pages without text that look like a scan)
+        raise IngestError(f"corrupt PDF ({damage}); only part of it could be read")
+    if not texts:
         raise IngestError("PDF has no pages")
-    sections = [Section(f"page {n}", text.strip(), page=n) for n, text in pages if text.strip()]
+    texts = drop_running_lines(texts)
+    sections = [Section(f"page {n}", text.strip(), page=n)
+                for n, text in enumerate(texts, 1) if text.strip()]
     if not sections or sum(len(s.text) for s in sections) < 20:
-        raise IngestError(f"PDF has no text layer ({len(pages)} page{'s' * (len(pages) != 1)}, "
+        raise IngestError(f"PDF has no text layer ({len(texts)} page{'s' * (len(texts) != 1)}, "
                           "scanned images?): run OCR on it first")
-    return meta_title or fallback_title, sections, {}
+    meta: dict[str, object] = {}
+    authors = _meta_text(metadata.get("Author", ""))
+    if authors:
+        meta["authors"] = authors
+    title = _meta_text(metadata.get("Title", "")) or first_largest or fallback_title
+    return title, sections, meta
 
 
 def _megabytes(n: int) -> str:
@@ -440,8 +660,9 @@ def _megabytes(n: int) -> str:
 
 
 def load_document(path: Path, *, doc_id: str | None = None, source: str | None = None,
-                  max_bytes: int | None = None) -> Document:
-    """Read one file into a Document, or raise IngestError with the reason."""
+                  max_bytes: int | None = None, password: str | None = None) -> Document:
+    """Read one file into a Document, or raise IngestError with the reason; ``password``
+    opens an encrypted PDF (it is used for nothing else and kept nowhere)."""
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
         raise IngestError(f"unsupported type {path.suffix or '(no extension)'!r}; "
@@ -465,7 +686,7 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
         raise IngestError("empty file" if not data else "file holds only whitespace")
     fallback = path.stem
     if kind == "pdf":
-        title, sections, meta = load_pdf(data, fallback)
+        title, sections, meta = load_pdf(data, fallback, password)
     else:
         text = decode_text(data, _declared_charset(data) if kind == "html" else None)
         loader = {"markdown": load_markdown, "text": load_text, "html": load_html}[kind]
@@ -484,6 +705,7 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
         claims=claims,
         language=str(meta.get("language") or language_of(all_text)),
         meta=meta,
+        authors=str(meta.get("authors") or meta.get("author") or ""),
     )
 
 
