@@ -31,7 +31,7 @@ $(MODEL): models/SHA256SUMS scripts/fetch_model.sh
 	sh scripts/fetch_model.sh
 
 run: setup
-	$(BIN)/tutor
+	$(BIN)/tutor $(TUTOR_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

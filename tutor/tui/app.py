@@ -3,11 +3,16 @@ exit code. The first screen paints before anything heavy is imported; the engine
 thread worker of the chat screen."""
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
+from textual.driver import Driver
 from textual.screen import Screen
 
 from ..config import MODELS_DIR, ConfigError, Settings, write_setting
@@ -33,6 +38,14 @@ class TutorApp(App[int]):
         self.quiz_claim = quiz_claim
         self.persist_settings = persist_settings
         self.chat = ChatScreen(settings, backend_factory, models_dir, persist_settings, use_llm)
+        self.terminal_lost: str | None = None  # why the app ended without its terminal
+
+    def get_driver_class(self) -> type[Driver]:
+        if sys.platform.startswith("linux") and not os.environ.get("TEXTUAL_DRIVER"):
+            from .terminal import TerminalDriver
+
+            return TerminalDriver
+        return super().get_driver_class()
 
     def get_default_screen(self) -> Screen[None]:
         return self.chat
@@ -41,6 +54,10 @@ class TutorApp(App[int]):
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if not self.is_headless:  # a closed window, `kill`: save and go, like a quit
+            loop = asyncio.get_running_loop()
+            for sig, why in ((signal.SIGHUP, "hang-up signal"), (signal.SIGTERM, "terminate signal")):
+                loop.add_signal_handler(sig, lambda why=why: self.call_later(self.terminal_gone, why))
         if self.start_screen == "quiz":
             self.open_quiz(self.quiz_claim)
 
@@ -56,6 +73,20 @@ class TutorApp(App[int]):
     async def action_quit(self) -> None:
         await self.chat.shutdown()  # the model thread stops at its next token; exit does not wait
         await super().action_quit()
+
+    async def terminal_gone(self, reason: str) -> None:
+        """The terminal was closed (or a SIGHUP/SIGTERM came): stop the workers, save the
+        chat (an answer being written is kept as stopped) and exit, within a second."""
+        if self.terminal_lost is not None:
+            return
+        self.terminal_lost = reason
+        from .terminal import hard_exit_later
+
+        hard_exit_later(1.5, 129)  # a thread stuck in a long call must not keep the process
+        try:
+            await self.chat.shutdown(keep_queued=True)
+        finally:
+            self.exit(129)
 
     def open_quiz(self, claim: int | None = None) -> None:
         """The quiz over the chat; ``claim`` limits the session to that claim's items."""
@@ -118,4 +149,8 @@ def run_app(settings: Settings, screen: str = "chat", use_llm: bool = True,
     """Run the TUI until the learner quits; the exit code for the shell."""
     app = TutorApp(settings, start_screen=screen, use_llm=use_llm, quiz_claim=quiz_claim)
     app.run()
+    if app.terminal_lost is not None:
+        # nobody is left to read a message; threads still in a model call or a batch of
+        # embeddings would hold the exit (the chat is saved, the index journalled)
+        os._exit(app.return_code or 129)
     return app.return_code or 0

@@ -427,11 +427,17 @@ class ChatScreen(Screen[None]):
             if turn is not None and turn.cancel is not None:
                 turn.cancel.set()
 
-    async def shutdown(self) -> None:
-        """Before quitting: stop the model and close the answer's Markdown stream."""
+    async def shutdown(self, keep_queued: bool = False) -> None:
+        """Before quitting: stop the model and close the answer's Markdown stream; with
+        ``keep_queued`` (the terminal is gone), questions still waiting are saved as stopped."""
         self.cancel_all()
+        waiting = list(self._queue) if keep_queued else []
+        if keep_queued:
+            self._queue.clear()  # so stopping the active answer starts none of them
         if self._active is not None:
             await self._stop(self._active)
+        for turn in waiting:
+            await self._stop(turn)
 
     def on_unmount(self) -> None:
         self.cancel_all()
