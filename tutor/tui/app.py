@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -55,9 +54,9 @@ class TutorApp(App[int]):
             self.theme = self.settings.theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if not self.is_headless:  # a closed window, `kill`: save and go, like a quit
-            loop = asyncio.get_running_loop()
-            for sig, why in ((signal.SIGHUP, "hang-up signal"), (signal.SIGTERM, "terminate signal")):
-                loop.add_signal_handler(sig, lambda why=why: self.call_later(self.terminal_gone, why))
+            from .terminal import install_signal_handlers
+
+            install_signal_handlers(self, asyncio.get_running_loop())
         if self.start_screen == "quiz":
             self.open_quiz(self.quiz_claim)
 
@@ -82,7 +81,7 @@ class TutorApp(App[int]):
         self.terminal_lost = reason
         from .terminal import hard_exit_later
 
-        hard_exit_later(1.5, 129)  # a thread stuck in a long call must not keep the process
+        hard_exit_later()  # a thread stuck in a long call must not keep the process
         try:
             await self.chat.shutdown(keep_queued=True)
         finally:

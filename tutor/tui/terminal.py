@@ -7,22 +7,28 @@ core, for ever. :class:`TerminalDriver` is Textual's Linux driver that notices, 
 
 * a watch thread polls the terminal for a hang-up (``POLLHUP``/``POLLERR``/``POLLNVAL``);
 * an I/O error in the input thread (EIO from a hung-up terminal) is a hang-up, not a crash;
-* SIGHUP and SIGTERM are handled on the event loop (installed by the app, see ``app.py``).
+* SIGHUP and SIGTERM (:func:`install_signal_handlers`, before the app runs).
 
 Each calls the app's ``terminal_gone(reason)`` once, on the event loop; from then on output is
-dropped (writing to a hung-up terminal fails or blocks).
+dropped (writing to a hung-up terminal fails or blocks). Each also arms :func:`hard_exit_later`
+at once: the clean exit takes about 0.15 s, but a starved event loop (the engine still
+loading) or a thread deep in a model call must not keep the process alive past a second.
 """
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import select
+import signal
 import threading
 from typing import Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
 WATCH_INTERVAL_S = 0.2
+HARD_EXIT_S = 1.0
+_armed = threading.Event()
 HUNG_UP = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
@@ -71,6 +77,7 @@ class TerminalDriver(LinuxDriver):
         if self.gone.is_set():
             return
         self.gone.set()
+        hard_exit_later()
         self.exit_event.set()  # the input thread stops instead of spinning on end of input
         handler = getattr(self._app, "terminal_gone", None)
         if handler is None:
@@ -101,9 +108,27 @@ class TerminalDriver(LinuxDriver):
         super().close()
 
 
-def hard_exit_later(seconds: float, code: int) -> None:
+def hard_exit_later(seconds: float = HARD_EXIT_S, code: int = 129) -> None:
     """Exit the process after ``seconds`` whatever still runs (a thread in the middle of a
-    model call or a batch of embeddings); the index's journal makes that safe."""
+    model call or a batch of embeddings); the index's journal and SQLite's transactions make
+    that safe. Armed once; later calls do nothing."""
+    if _armed.is_set():
+        return
+    _armed.set()
     timer = threading.Timer(seconds, os._exit, (code,))
     timer.daemon = True
     timer.start()
+
+
+def install_signal_handlers(app: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """SIGHUP (the terminal closed) and SIGTERM (`kill`): arm the hard exit, then run the
+    app's ``terminal_gone`` on its event loop. Python runs the handler in the main thread,
+    which is the loop's, between two bytecodes, even when the loop is busy."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        hard_exit_later(code=128 + signum)
+        why = "hang-up signal" if signum == signal.SIGHUP else "terminate signal"
+        loop.call_soon_threadsafe(app.call_later, app.terminal_gone, why)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, on_signal)
