@@ -390,14 +390,14 @@ def test_folder_glob_duplicates_and_the_skip_report(work):
     for name in ("a.md", "b.html", "c.txt", "g1.md", "g2.md"):
         assert re.search(rf"^added +\S*{re.escape(name)} +\(\S+, 1 chunks\)$", out, re.M), out
     assert "g3.txt" not in out
-    assert re.search(r"^unchanged +\S*copy-of-a\.md", out, re.M)
+    assert re.search(r"^duplicate +\S*copy-of-a\.md +\(of a-\w+, not indexed\)$", out, re.M)
     notes = [line for line in proc.stderr.splitlines() if line.startswith("note:")]
     assert any(f"{folder / 'sub' / 'copy-of-a.md'}: same content as {folder / 'a.md'}" in n
                and "not indexed twice" in n for n in notes)
     assert f"note: skipped {folder / 'image.png'}: unsupported type .png" in notes
     assert f"note: skipped {folder / '.hidden.md'}: hidden file" in notes
     assert f"note: skipped {folder / 'sub' / 'loop'}: symbolic link loop" in notes
-    assert "5 added, 0 updated, 1 unchanged, 0 failed" in proc.stderr
+    assert "5 added, 0 updated, 0 unchanged, 0 failed, 1 duplicate" in proc.stderr
     db = sqlite3.connect(work["home"] / "index.sqlite")
     html = " ".join(t for (t,) in db.execute("SELECT text FROM chunks WHERE source LIKE '%b.html'"))
     assert "Saved web page text." in html and "SCRIPTWORD" not in html

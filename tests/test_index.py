@@ -139,9 +139,26 @@ def test_same_content_under_two_paths_is_indexed_once(index, tmp_path):
     b.write_bytes(a.read_bytes())
     ra, rb = index.add_paths([str(a), str(b)])
     assert ra.status == "added"
-    assert rb.status == "unchanged" and rb.doc_id == ra.doc_id
+    assert rb.status == "duplicate" and rb.doc_id == rb.duplicate_of == ra.doc_id
     assert "same content as" in rb.note and str(a.resolve()) in rb.note
     assert len(index.documents()) == 1
+
+
+def test_same_text_in_other_bytes_is_a_duplicate_unless_forced(index, tmp_path):
+    """Two downloads of one paper: other bytes (line ends, spacing, a ligature), same text."""
+    a, b, c = tmp_path / "paper.txt", tmp_path / "paper (1).txt", tmp_path / "paper (2).txt"
+    a.write_text("Twin paper\n\nWe ﬁnd that loss falls   as a power law.\n")
+    b.write_bytes(b"Twin paper\r\n\r\nWe find that loss falls as a\r\npower law.\r\n")
+    c.write_bytes(b"TWIN PAPER\n\nWe find that loss falls as a power law.\n")
+    ra, rb = index.add_paths([str(a), str(b)])
+    assert ra.status == "added"
+    assert (rb.status, rb.duplicate_of) == ("duplicate", ra.doc_id)
+    assert "same text as" in rb.note and "--force" in rb.note
+    assert rb.as_json()["duplicate_of"] == ra.doc_id
+    [rc] = index.add_paths([str(c)], force=True)
+    assert rc.status == "added" and rc.doc_id != ra.doc_id
+    assert len(index.documents()) == 2
+    consistent(index)
 
 
 def test_a_file_changed_into_a_copy_of_another_leaves_no_stale_version(index, tmp_path):
@@ -151,7 +168,8 @@ def test_a_file_changed_into_a_copy_of_another_leaves_no_stale_version(index, tm
     ra, rb = index.add_paths([str(a), str(b)])
     b.write_bytes(a.read_bytes())
     [again] = index.add_paths([str(b)])
-    assert again.doc_id == ra.doc_id and "previous version" in again.note
+    assert again.status == "duplicate" and again.doc_id == ra.doc_id
+    assert "previous version" in again.note
     assert [d.doc_id for d in index.documents()] == [ra.doc_id]
     consistent(index)
 

@@ -409,3 +409,34 @@ def test_os_file_errors_are_reasons(tmp_path):
         p.chmod(0)
         with pytest.raises(IngestError, match="permission denied"):
             load_document(p)
+
+
+# ---------------------------------------------------------------- UTF-16/32 without a BOM (issue 10)
+
+PAGES = {
+    "ja": "<html><head><title>テスト頁</title></head><body><p>ズィクトロンは言語モデルの話。</p></body></html>",
+    "en": "<html><head><title>A page — ‘quoted’ © 2024</title></head><body><p>Scaling laws… "
+          "nothing else.</p></body></html>",
+    "zh": "<html><head><title>中文网页</title></head><body><p>大型语言模型的规模定律。</p></body></html>",
+}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("lang", list(PAGES))
+def test_html_in_wide_unicode_without_a_bom(tmp_path, lang, encoding):
+    page = PAGES[lang]
+    data = page.encode(encoding)
+    assert not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE))
+    doc = load_document(write(tmp_path, "page.html", data))
+    assert doc.title == page.split("<title>")[1].split("</title>")[0]
+    assert page.split("<p>")[1].split("</p>")[0] in doc.sections[0].text
+    text = load_document(write(tmp_path, "page.txt", data)).sections[0].text
+    assert text == page
+
+
+def test_html_authors_from_meta_tags(tmp_path):
+    page = ('<html><head><title>Paper</title><meta name="citation_author" content="Kaplan, J.">'
+            '<meta name="citation_author" content="McCandlish, S."></head><body><p>Text.</p>'
+            '</body></html>')
+    doc = load_document(write(tmp_path, "p.html", page))
+    assert doc.authors == "Kaplan, J., McCandlish, S."

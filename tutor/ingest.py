@@ -103,7 +103,8 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
     """Decode bytes in any common encoding (detected, not assumed); raise IngestError for
     binary data.
 
-    Order: a byte-order mark (UTF-8, UTF-16, UTF-32); ISO-2022-JP escapes; strict UTF-8; a
+    Order: a byte-order mark (UTF-8, UTF-16, UTF-32); UTF-32 or UTF-16 without one, told by
+    the pattern of zero bytes (:func:`_wide_unicode`); ISO-2022-JP escapes; strict UTF-8; a
     charset the file declares (HTML ``<meta charset>``); then UTF-16 without a BOM, Shift_JIS
     (cp932) and EUC-JP, each decoded strictly and scored on how much the result reads like
     text (Japanese text is mostly kana, kanji and ASCII; a wrong guess gives half-width katakana,
@@ -119,6 +120,10 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
                 raise IngestError(f"not valid {enc.upper()} text although it starts with a "
                                   "byte-order mark") from None
     head = data[:65536]
+    wide = _wide_unicode(head)
+    if wide and len(data) % (4 if "32" in wide else 2) == 0:
+        with contextlib.suppress(UnicodeDecodeError, IngestError):
+            return _check_text(data.decode(wide))
     if b"\x1b$B" in head or b"\x1b$@" in head or b"\x1b(J" in head:
         with contextlib.suppress(UnicodeDecodeError, LookupError):
             return _check_text(data.decode("iso2022_jp_ext"))
@@ -159,6 +164,25 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
             guess = match
             break
     return _check_text(str(guess))
+
+
+def _wide_unicode(head: bytes) -> str | None:
+    """UTF-32 or UTF-16 without a byte-order mark, told by where the zero bytes fall: text that
+    is partly ASCII (as HTML always is) has a zero in the high bytes of most of its code units
+    and almost never in the low ones; other text has no such pattern."""
+    n = len(head) - len(head) % 4
+    if n < 16:
+        return None
+    z = [head[k:n:4].count(0) / (n // 4) for k in range(4)]  # share of zeros at offset k mod 4
+    if z[2] > 0.95 and z[3] > 0.95 and z[0] < 0.5:
+        return "utf-32-le"
+    if z[0] > 0.95 and z[1] > 0.95 and z[3] < 0.5:
+        return "utf-32-be"
+    if min(z[1], z[3]) > 0.2 and max(z[0], z[2]) < 0.1:  # a CJK unit's low byte is rarely 0
+        return "utf-16-le"
+    if min(z[0], z[2]) > 0.2 and max(z[1], z[3]) < 0.1:
+        return "utf-16-be"
+    return None
 
 
 def _text_scores(text: str) -> tuple[float, float]:
