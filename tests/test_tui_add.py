@@ -173,3 +173,70 @@ async def test_real_index_adds_a_file_that_is_searchable_at_once(tmp_path: Path)
     hits = Retriever(index).search("how warm should the water be for an axolotl", k=3).hits
     assert hits and hits[0].source == str(note.resolve())
     assert "bloodworms" in hits[0].text
+
+
+async def test_an_encrypted_pdf_asks_for_its_password(tmp_path: Path) -> None:
+    """Issue 10: the password box opens for the locked file; a wrong password asks again, the
+    right one adds it; the box is emptied at once and Esc skips a file."""
+    backend = ScriptedBackend(settings_for(tmp_path / "home"),
+                              add_files=[("pack.pdf", ("password", "pw1", 2)), ("ok.md", 1)])
+    app = Host(backend, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await attached(pilot, app)
+        row = screen.query_one("#add-password-row")
+        assert not row.has_class("-asking")
+        await type_path(pilot, screen, "docs")
+        await wait_until(pilot, lambda: screen.last_summary, what="the add to finish")
+        assert screen.last_summary == "1 added, 0 unchanged, 1 failed"
+        await wait_until(pilot, lambda: row.has_class("-asking"), what="the password box")
+        box = screen.query_one("#add-password", Input)
+        assert box.password and box.has_focus
+        assert "pack.pdf is encrypted" in str(screen.query_one("#add-password-label").render())
+        for typed, summary in (("guess", "0 added, 0 unchanged, 1 failed"),
+                               ("pw1", "1 added, 0 unchanged, 0 failed")):
+            screen.last_summary = ""
+            box.value = typed
+            await pilot.press("enter")
+            assert box.value == ""
+            await wait_until(pilot, lambda: screen.last_summary, what="the add with a password")
+            assert screen.last_summary == summary
+        assert "encrypted PDF: wrong password" in log_text(screen)
+        assert backend.added == ["docs/ok.md", "docs/pack.pdf"]
+        await wait_until(pilot, lambda: not row.has_class("-asking"), what="the box to close")
+        assert "pw1" not in log_text(screen) and "guess" not in log_text(screen)
+        # Esc skips a file whose password is not known
+        screen.last_summary = ""
+        await type_path(pilot, screen, "again")
+        await wait_until(pilot, lambda: row.has_class("-asking"), what="the password box")
+        await pilot.press("escape")
+        assert not row.has_class("-asking") and isinstance(app.screen, AddScreen)
+        assert "skipped again/pack.pdf: no password given" in log_text(screen)
+
+
+async def test_real_index_adds_an_encrypted_pdf_with_the_password_typed(tmp_path: Path) -> None:
+    from pdfs import make_paper_pdf
+    from test_ingest import encrypt_pdf
+    from tutor.index import Index
+
+    empty = tmp_path / "empty-corpus"
+    empty.mkdir()
+    settings = replace(load_settings({"home": str(tmp_path / "home")}), corpus_dir=empty)
+    index = Index(settings)
+    pdf = tmp_path / "locked.pdf"
+    pdf.write_bytes(encrypt_pdf(make_paper_pdf("A locked course pack", "A lecturer",
+                                               [["The glimmerfax of week one."]]), "open-sesame"))
+    app = Host(index, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await attached(pilot, app)
+        await type_path(pilot, screen, str(pdf))
+        row = screen.query_one("#add-password-row")
+        await wait_until(pilot, lambda: row.has_class("-asking"), timeout=120,
+                         what="the password box")
+        screen.last_summary = ""
+        screen.query_one("#add-password", Input).value = "open-sesame"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.last_summary, timeout=180, what="the add")
+        assert screen.last_summary == "1 added, 0 unchanged, 0 failed", log_text(screen)
+        assert "A locked course pack" in log_text(screen)
+    [doc] = index.documents()
+    assert doc.title == "A locked course pack"

@@ -7,6 +7,10 @@ searchable at once). The bar counts the chunks embedded out of those planned; th
 the file. Esc while adding cancels: the engine stops between batches and keeps nothing of the
 file it was embedding; Esc when idle closes the screen. The worker never touches a widget: its
 :class:`ScreenProgress` hands every callback to the event loop with ``app.call_from_thread``.
+
+An encrypted PDF whose password is needed (or was wrong) opens a password box under the path
+box: Enter adds that file again with the password typed, Esc skips it. The password goes to
+that one add and is cleared from the box at once; it is kept and shown nowhere.
 """
 from __future__ import annotations
 
@@ -26,10 +30,10 @@ from textual.widgets import (Button, DirectoryTree, Footer, Header, Input, Label
 
 from ..index import AddResult, Progress
 
-AddFunc = Callable[[Sequence[str], Progress], list[AddResult]]
+AddFunc = Callable[..., list[AddResult]]  # (specs, progress[, password=...])
 
 STATUS_STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "removed": "yellow",
-                "error": "red"}
+                "duplicate": "yellow", "error": "red"}
 
 
 class ScreenProgress(Progress):
@@ -77,8 +81,12 @@ def result_line(result: AddResult) -> Text:
     line.append(result.path, style="red" if result.status == "error" else "")
     if result.status == "error":
         line.append(f" — {result.error or 'failed'}", style="red")
+    elif result.status == "duplicate":
+        line.append(f" — of {result.duplicate_of}, not indexed", style="dim")
     else:
         line.append(f" — {result.chunks} chunks", style="dim")
+        if result.title:
+            line.append(f" — {result.title}")
         if result.note:
             line.append(f" ({result.note})", style="dim")
     return line
@@ -88,7 +96,9 @@ def summary_text(results: Sequence[AddResult]) -> str:
     added = sum(r.status in ("added", "updated") for r in results)
     unchanged = sum(r.status == "unchanged" for r in results)
     failed = sum(r.status == "error" for r in results)
-    return f"{added} added, {unchanged} unchanged, {failed} failed"
+    duplicate = sum(r.status == "duplicate" for r in results)
+    return f"{added} added, {unchanged} unchanged, {failed} failed" + (
+        f", {duplicate} duplicate" if duplicate else "")
 
 
 class AddScreen(Screen[None]):
@@ -109,6 +119,9 @@ class AddScreen(Screen[None]):
     AddScreen #add-progress { margin-bottom: 1; }
     AddScreen #add-log { height: 1fr; border: round $secondary; }
     AddScreen #add-help { height: auto; color: $text-muted; }
+    AddScreen #add-password-row { height: auto; display: none; }
+    AddScreen #add-password-row.-asking { display: block; }
+    AddScreen #add-password-label { height: auto; color: $warning; }
     """
 
     def __init__(self, adder: Any, start: Path | None = None) -> None:
@@ -125,6 +138,7 @@ class AddScreen(Screen[None]):
         self.file_name = ""
         self.chunks_total = 0
         self.chunks_done = 0
+        self.locked: list[str] = []  # encrypted PDFs waiting for their password
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -139,6 +153,10 @@ class AddScreen(Screen[None]):
                     yield Input(placeholder="path, folder or glob, e.g. ~/notes/*.md",
                                 id="add-path")
                     yield Button("Add", id="add-go", variant="primary")
+                with Vertical(id="add-password-row"):
+                    yield Label("", id="add-password-label")
+                    yield Input(placeholder="password (Enter adds the file, Esc skips it)",
+                                password=True, id="add-password")
                 yield Label("idle", id="add-file")
                 yield ProgressBar(id="add-progress", total=None, show_eta=False)
                 yield RichLog(id="add-log", wrap=False, markup=False, highlight=False)
@@ -168,7 +186,28 @@ class AddScreen(Screen[None]):
 
     # ------------------------------------------------------------ adding
 
-    def start_add(self, value: str) -> None:
+    @on(Input.Submitted, "#add-password")
+    def _password_submitted(self, event: Input.Submitted) -> None:
+        password = event.value
+        event.input.value = ""  # not kept in the widget
+        if not self.locked or self.busy:
+            return
+        path = self.locked.pop(0)
+        self._ask_password()
+        self.start_add(path, password=password or None)
+
+    def _ask_password(self) -> None:
+        """Show the password box for the next locked file, or hide it when none is left."""
+        row = self.query_one("#add-password-row")
+        row.set_class(bool(self.locked), "-asking")
+        if self.locked:
+            self.query_one("#add-password-label", Label).update(
+                f"{Path(self.locked[0]).name} is encrypted: type its password")
+            self.query_one("#add-password", Input).focus()
+        else:
+            self.query_one("#add-path", Input).focus()
+
+    def start_add(self, value: str, password: str | None = None) -> None:
         spec = value.strip()
         if not spec:
             self.notify("type a path, a folder or a glob first", severity="warning")
@@ -185,19 +224,21 @@ class AddScreen(Screen[None]):
         bar.update(total=None, progress=0)
         self.query_one("#add-file", Label).update(f"adding {spec}…")
         self.query_one("#add-go", Button).disabled = True
-        self.run_add([spec], self.cancel_event)
+        self.run_add([spec], self.cancel_event, password)
 
-    def _add(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
-        method = getattr(self.adder, "add_paths", None)
-        if method is not None:
-            return list(method(specs, progress))
-        return list(self.adder(specs, progress))
+    def _add(self, specs: Sequence[str], progress: Progress,
+             password: str | None = None) -> list[AddResult]:
+        add = getattr(self.adder, "add_paths", self.adder)
+        if password is None:
+            return list(add(specs, progress))
+        return list(add(specs, progress, password=password))
 
     @work(thread=True, exclusive=True, group="add")
-    def run_add(self, specs: list[str], cancel: threading.Event) -> None:
+    def run_add(self, specs: list[str], cancel: threading.Event,
+                password: str | None = None) -> None:
         progress = ScreenProgress(self, cancel)
         try:
-            results = self._add(specs, progress)
+            results = self._add(specs, progress, password)
         except Exception as exc:  # index busy, store or embedder failure: the whole add stops
             progress._call(self.on_add_failed, f"{type(exc).__name__}: {exc}" if not str(exc)
                            else str(exc))
@@ -254,6 +295,9 @@ class AddScreen(Screen[None]):
         failed = any(r.status == "error" for r in results)
         self.notify(summary, title="Add documents",
                     severity="warning" if cancelled or failed else "information")
+        if not cancelled:
+            self.locked += [r.path for r in results if r.needs_password and r.path not in self.locked]
+            self._ask_password()
 
     def on_add_failed(self, reason: str) -> None:
         self.last_summary = f"failed: {reason}"
@@ -270,6 +314,12 @@ class AddScreen(Screen[None]):
     # ------------------------------------------------------------ keys
 
     def action_cancel_or_close(self) -> None:
+        if self.locked and not self.busy:  # skip the file whose password is asked
+            skipped = self.locked.pop(0)
+            self.query_one("#add-log", RichLog).write(Text(f"skipped {skipped}: no password given",
+                                                           style="dim"))
+            self._ask_password()
+            return
         if self.busy and self.cancel_event is not None:
             self.cancel_event.set()
             self.query_one("#add-file", Label).update("cancelling: the current file is rolled "

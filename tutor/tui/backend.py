@@ -49,8 +49,10 @@ class Backend(Protocol):
 
     def update_settings(self, settings: Settings) -> None: ...
 
-    def add_paths(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
-        """Add files, folders or globs to the index the chat searches (the Add screen)."""
+    def add_paths(self, specs: Sequence[str], progress: Progress,
+                  password: str | None = None) -> list[AddResult]:
+        """Add files, folders or globs to the index the chat searches (the Add screen);
+        ``password`` opens encrypted PDFs."""
 
 
 class TutorBackend:
@@ -137,10 +139,11 @@ class TutorBackend:
             if self._tutor is not None:
                 self._tutor.settings = self._model_settings(settings)
 
-    def add_paths(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
+    def add_paths(self, specs: Sequence[str], progress: Progress,
+                  password: str | None = None) -> list[AddResult]:
         # not under ``_lock``: the index has its own write lock and readers see only committed
         # documents, so the chat can keep answering while the Add screen indexes
-        return self.tutor.index.add_paths(list(specs), progress)
+        return self.tutor.index.add_paths(list(specs), progress, password=password)
 
 
 class PostingProgress(Progress):

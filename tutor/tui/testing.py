@@ -88,7 +88,8 @@ class ScriptedBackend:
                  *, load_gate: threading.Event | None = None, open_error: str | None = None,
                  model_error: str | None = None, model_name: str = "SmolLM2-135M-Instruct.Q4_1.gguf",
                  documents: dict[str, list[StoredChunk]] | None = None,
-                 add_files: Sequence[tuple[str, int | str]] = (("notes-1.md", 3), ("notes-2.md", 3)),
+                 add_files: Sequence[tuple[str, int | str | tuple[str, str, int]]] = (
+                     ("notes-1.md", 3), ("notes-2.md", 3)),
                  add_delay: float = 0.005, add_gate: threading.Event | None = None) -> None:
         self.settings = settings
         self._scripts = scripts
@@ -151,10 +152,16 @@ class ScriptedBackend:
 
     # ------------------------------------------------------------ adding documents
 
-    def add_paths(self, specs: Sequence[str], progress: Progress) -> list[AddResult]:
-        """Simulate :meth:`tutor.index.Index.add_paths`: same callbacks, same cancel rules."""
-        files = [(f"{spec.rstrip('/')}/{name}", what) for spec in specs
-                 for name, what in self.add_files]
+    def add_paths(self, specs: Sequence[str], progress: Progress,
+                  password: str | None = None) -> list[AddResult]:
+        """Simulate :meth:`tutor.index.Index.add_paths`: same callbacks, same cancel rules.
+
+        An ``add_files`` entry ``(name, ("password", PW, chunks))`` is an encrypted PDF: added
+        with ``password`` PW, else an error that asks for it."""
+        files = []
+        for spec in specs:  # a spec naming one of the files is that file, else a folder of all
+            named = [(spec, what) for name, what in self.add_files if Path(spec).name == name]
+            files += named or [(f"{spec.rstrip('/')}/{name}", what) for name, what in self.add_files]
         results: list[AddResult] = []
         for i, (path, what) in enumerate(files):
             result: AddResult | None = None
@@ -164,6 +171,15 @@ class ScriptedBackend:
                 results.append(result)
                 continue
             progress.file_started(path, i, len(files))
+            if isinstance(what, tuple):
+                _, wanted, what = what
+                if password != wanted:
+                    result = AddResult(path, "error", needs_password=True,
+                                       error="encrypted PDF: wrong password" if password
+                                       else "encrypted PDF: it needs a password")
+                    progress.file_done(result)
+                    results.append(result)
+                    continue
             if isinstance(what, str):
                 result = AddResult(path, "error", error=what)
             else:
