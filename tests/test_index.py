@@ -161,6 +161,25 @@ def test_same_text_in_other_bytes_is_a_duplicate_unless_forced(index, tmp_path):
     consistent(index)
 
 
+def test_a_pdf_read_by_the_old_reader_is_read_again(fast_index, tmp_path):
+    """Issue 10: PDFs indexed before PDFium (file-name titles, ligatures) are re-read when
+    re-added; other documents of the same bytes and chunker stay unchanged."""
+    from pdfs import make_paper_pdf
+
+    pdf, note = tmp_path / "2001.08361.pdf", tmp_path / "note.md"
+    pdf.write_bytes(make_paper_pdf("Scaling Laws for Neural Language Models", "J. Kaplan",
+                                   [["Loss falls as a power law of compute."]]))
+    note.write_text("# Note\n\nA plain note.\n")
+    rp, rn = fast_index.add_paths([str(pdf), str(note)])
+    # what an index written by the old reader holds: another version, the file name as title
+    fast_index.db.execute("UPDATE documents SET version='old', title='2001.08361' WHERE doc_id=?",
+                          (rp.doc_id,))
+    again_pdf, again_note = fast_index.add_paths([str(pdf), str(note)])
+    assert (again_pdf.status, again_note.status) == ("updated", "unchanged")
+    assert fast_index.document(rp.doc_id).title == "Scaling Laws for Neural Language Models"
+    consistent(fast_index)
+
+
 def test_a_file_changed_into_a_copy_of_another_leaves_no_stale_version(index, tmp_path):
     a, b = tmp_path / "a.md", tmp_path / "b.md"
     a.write_text("# A\n\nAAAA original text.\n")

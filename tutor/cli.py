@@ -314,8 +314,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         elif r.status == "duplicate":
             print(f"{r.status:9} {r.path}  (of {r.duplicate_of}, not indexed)")
         elif r.status != "error":
-            print(f"{r.status:9} {r.path}  ({r.doc_id}, {r.chunks} chunks)"
-                  + (f"  {r.title}" if r.title and r.status != "unchanged" else ""))
+            print(f"{r.status:9} {r.path}  ({r.doc_id}, {r.chunks} chunks)")
     if not args.json:
         done = {s: sum(r.status == s for r in results)
                 for s in ("added", "updated", "unchanged", "duplicate")}

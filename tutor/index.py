@@ -127,8 +127,16 @@ class Progress:
         return False
 
 
+# PDFs only: their text comes from PDFium since issue 10 (titles, clean text), so a PDF read
+# by the older pypdf path is read again when it is re-added; other files keep their version
+PDF_READER_VERSION = "pdfium-1"
+
+
 def doc_version(doc: Document) -> str:
-    return hashlib.sha256(f"{doc.content_hash}:{CHUNKER_VERSION}".encode()).hexdigest()[:12]
+    key = f"{doc.content_hash}:{CHUNKER_VERSION}"
+    if doc.source.lower().endswith(".pdf"):
+        key += f":{PDF_READER_VERSION}"
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def now_utc() -> str:

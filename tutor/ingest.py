@@ -506,7 +506,7 @@ def _largest_text(textpage: object) -> str:
     letters: dict[float, int] = {}
     for size, t in texts:
         letters[size] = letters.get(size, 0) + len(t)
-    if top == max(letters, key=lambda size: letters[size]):  # the body's own size: no title
+    if letters[top] > 0.5 * sum(letters.values()):  # the body's own size: no title
         return ""
     first = next(i for i, (size, _) in enumerate(texts) if size == top)
     parts = []
