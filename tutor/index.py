@@ -563,7 +563,8 @@ class Index:
                     if "id" not in doc.meta:
                         doc.doc_id = slug(path.relative_to(root).with_suffix("").as_posix())
                     seen.add(doc.doc_id)
-                    result = self.put_document(doc, "bundled", progress)
+                    # the curated corpus is indexed whole, whatever the user added before it
+                    result = self.put_document(doc, "bundled", progress, force=True)
                 except IngestError as exc:
                     result = AddResult(rel, "error", error=str(exc))
                 progress.file_done(result)
