@@ -147,3 +147,6 @@ def test_force_keeps_both_copies(papers):
                                 env=papers["env"]).stdout)
     assert sum(TITLE in d["title"] for d in docs) == 2
     assert any(d["authors"] == "arXiv" for d in docs)  # the copy's metadata names an author
+    hits = search(papers["home"], ["optimal allocation of a fixed compute budget"],
+                  env=papers["env"])["optimal allocation of a fixed compute budget"]
+    assert {h.get("authors") for h in hits[:2]} == {None, "arXiv"}  # search names the authors

@@ -174,7 +174,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _print_sources(hits) -> None:  # type: ignore[no-untyped-def]
     print("\nSources:")
     for h in hits:
-        print(f"  [{h.rank}] {h.title} — {h.location} ({h.source}, score {h.score:.2f})")
+        by = f" ({h.authors})" if h.authors else ""
+        print(f"  [{h.rank}] {h.title}{by} — {h.location} ({h.source}, score {h.score:.2f})")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

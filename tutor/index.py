@@ -312,6 +312,14 @@ class Index:
             "authors FROM documents ORDER BY origin, doc_id").fetchall()
         return [DocInfo(*r[:9], claims=json.loads(r[9] or "[]"), authors=r[10] or "") for r in rows]
 
+    def authors_of(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """The known authors of these documents (documents without any are left out)."""
+        ids = list(doc_ids)
+        rows = self.db.execute(
+            f"SELECT doc_id, authors FROM documents WHERE doc_id IN ({','.join('?' * len(ids))}) "
+            "AND authors <> ''", ids).fetchall() if ids else []
+        return dict(rows)
+
     def document(self, doc_id: str) -> DocInfo | None:
         return next((d for d in self.documents() if d.doc_id == doc_id), None)
 

@@ -52,6 +52,7 @@ class Hit:
     claims: list[int] = field(default_factory=list)
     page: int | None = None
     pinned: bool = False
+    authors: str = ""  # the document's, when known (PDF metadata, HTML meta tags)
 
     @property
     def legs(self) -> list[str]:
@@ -65,7 +66,8 @@ class Hit:
                 "relevance": round(self.relevance, 4), "legs": self.legs,
                 "dense": None if self.dense is None else round(self.dense, 4),
                 "lexical": None if self.lexical is None else round(self.lexical, 3),
-                "claims": self.claims, "page": self.page}
+                "claims": self.claims, "page": self.page,
+                **({"authors": self.authors} if self.authors else {})}
 
 
 @dataclass
@@ -162,8 +164,10 @@ class Retriever:
         best_possible = ((w_dense if mode != "lexical" else 0) + (1 if mode != "dense" else 0)
                          + (1 if boosted else 0))
         ranked = sorted(fused.values(), key=lambda h: (-scores[h.chunk_id], h.chunk_id))[:k]
+        authors = self.index.authors_of({hit.doc_id for hit in ranked})
         for i, hit in enumerate(ranked, 1):
             hit.rank = i
+            hit.authors = authors.get(hit.doc_id, "")
             hit.score = scores[hit.chunk_id] * (RRF_K + 1) / max(best_possible, 1e-9)
             hit.relevance = max(hit.dense or 0.0, hit.coverage or 0.0)
         return SearchResult(query, ranked, (time.perf_counter() - t0) * 1000)

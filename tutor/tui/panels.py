@@ -112,6 +112,8 @@ class SourceCard(Static, can_focus=True):
         out = Text()
         out.append(f"[{rank}] ", style="bold")
         out.append(str(src.get("title", "")), style="bold")
+        if src.get("authors"):
+            out.append(f" — {src['authors']}", style="italic")
         if self.cited:
             out.append("  ✓ cited", style="bold green")
         out.append("\n")
