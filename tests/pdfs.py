@@ -54,9 +54,10 @@ def _cjk_bytes(text: str, codec: str) -> bytes:
     return text.encode(codec)
 
 
-def make_cjk_pdf(lines: list[str], cmap: str) -> bytes:
+def make_cjk_pdf(lines: list[str], cmap: str, per_char: bool = False) -> bytes:
     """Japanese lines in MS-Mincho, a font named but not embedded (Adobe-Japan1 CIDs through a
-    predefined cmap), written vertically (columns right to left) for the ``-V`` cmaps."""
+    predefined cmap), written vertically (columns right to left) for the ``-V`` cmaps; with
+    ``per_char``, one text object a character, as some typesetters write them."""
     codec = CJK_CMAPS[cmap]
     vertical = cmap.endswith("V")
     objects = [
@@ -70,7 +71,10 @@ def make_cjk_pdf(lines: list[str], cmap: str) -> bytes:
     ops = []
     for i, line in enumerate(lines):
         x, y = (550 - 18 * i, 750) if vertical else (40, 750 - 16 * i)
-        ops.append(b"BT /F1 12 Tf %d %d Td <%s> Tj ET" % (x, y, _cjk_bytes(line, codec).hex().encode()))
+        for j, piece in enumerate(line if per_char else [line]):
+            dx, dy = (0, -13 * j) if vertical else (13 * j, 0)
+            ops.append(b"BT /F1 12 Tf %d %d Td <%s> Tj ET"
+                       % (x + dx, y + dy, _cjk_bytes(piece, codec).hex().encode()))
     root = _page_tree(objects, [b"\n".join(ops)], b"<< /Font << /F1 3 0 R >> >>")
     return assemble(objects, root)
 

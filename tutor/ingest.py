@@ -13,7 +13,7 @@ import html.parser
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -424,19 +424,24 @@ class _PdfDamage(logging.Handler):
             self.found.append("an object cannot be parsed")
 
 
-def _pdf_damage(data: bytes, password: str | None) -> str | None:
-    """What pypdf finds broken in the file's objects, or None.
+def _pypdf_pass(data: bytes, password: str | None, empty: Sequence[int] = ()
+                ) -> tuple[str | None, dict[int, str]]:
+    """What pypdf finds broken in the file's objects (or None), and its text of the pages
+    (0-based) in ``empty``.
 
     PDFium reads the text, but skips what it cannot parse without a word: a page whose content
     stream is damaged comes back empty and would pass for a blank or scanned page. pypdf's
-    parser names the missing or broken objects; only its object reading runs here (no text
-    extraction), which costs a fraction of reading the text.
+    parser names the missing or broken objects; only its object reading runs for that (no text
+    extraction), which costs a fraction of reading the text. PDFium also drops text drawn one
+    character per text object in a CJK font that is not embedded (measured on such a file:
+    nothing at all); pypdf reads those, so the pages PDFium found empty get pypdf's text.
     """
     import io
 
     from pypdf import PdfReader
 
     damage = _PdfDamage()
+    texts: dict[int, str] = {}
     pypdf_log = logging.getLogger("pypdf")
     saved = pypdf_log.level, pypdf_log.propagate
     pypdf_log.setLevel(logging.WARNING)
@@ -445,26 +450,28 @@ def _pdf_damage(data: bytes, password: str | None) -> str | None:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(password or ""):
-            return None
-        for page in reader.pages:
+            return None, texts
+        for i, page in enumerate(reader.pages):
             contents = page.get_contents()
             if contents is not None:
                 contents.get_data()
             resources = page.get("/Resources")
             if resources is not None:
                 resources.get_object()
+            if i in empty and contents is not None:
+                texts[i] = page.extract_text() or ""
     except MemoryError:
-        return "too complex to read (out of memory)"
+        return "too complex to read (out of memory)", {}
     except Exception as exc:  # pypdf raises many kinds on damaged files; all mean "corrupt"
         # AES without the `cryptography` package: PDFium read it, nothing to check it with
         if type(exc).__name__ in ("DependencyError", "FileNotDecryptedError"):
-            return None
-        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:80]}"
+            return None, {}
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:80]}", {}
     finally:
         pypdf_log.removeHandler(damage)
         pypdf_log.setLevel(saved[0])
         pypdf_log.propagate = saved[1]
-    return damage.found[0] if damage.found else None
+    return (damage.found[0] if damage.found else None), texts
 
 
 _JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint)\b.*|.*\.(pdf|docx?|tex|dvi|ps)"
@@ -558,6 +565,14 @@ def _vertical_text(textpage: object) -> str | None:
     return "\n".join(text for _, text in sorted(lines, key=lambda line: -line[0]))
 
 
+def _text_objects(page: object) -> int:
+    """How many text objects the page draws."""
+    import pypdfium2.raw as pdfium_c
+
+    return sum(pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFPage_GetObject(page, i))
+               == pdfium_c.FPDF_PAGEOBJ_TEXT for i in range(pdfium_c.FPDFPage_CountObjects(page)))
+
+
 _HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 
 
@@ -631,6 +646,7 @@ def load_pdf(data: bytes, fallback_title: str, password: str | None = None
         raise IngestError(f"corrupt PDF (PDFium cannot open it: {exc})") from None
     try:
         texts: list[str] = []
+        short: list[int] = []  # pages whose text PDFium (mostly) dropped
         first_largest = ""
         for i in range(len(doc)):
             try:
@@ -644,6 +660,8 @@ def load_pdf(data: bytes, fallback_title: str, password: str | None = None
                 text = _vertical_text(textpage) or text
             if i == 0:
                 first_largest = _largest_text(textpage)
+            if len(text) < 2000 and len(text.strip()) < _text_objects(page) / 2:
+                short.append(i)  # PDFium dropped most of it: see _pypdf_pass
             texts.append(clean_pdf_text(text))
             textpage.close()
             page.close()
@@ -657,7 +675,11 @@ def load_pdf(data: bytes, fallback_title: str, password: str | None = None
                           ) from None
     finally:
         doc.close()
-    damage = _pdf_damage(data, password)
+    short += [i for i, text in enumerate(texts) if not text.strip() and i not in short]
+    damage, recovered = _pypdf_pass(data, password, short)
+    for i, text in recovered.items():
+        if len(text.strip()) > len(texts[i].strip()):
+            texts[i] = clean_pdf_text(text)
     if damage:
         # objects that cannot be parsed or found: what PDFium returns is a part of the document
         # at best (a page gone, or pages without text that look like a scan)
