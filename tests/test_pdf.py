@@ -150,3 +150,15 @@ def test_a_long_pdf_is_fast(tmp_path):
     assert len(doc.sections) == 100
     assert time.perf_counter() - t0 < 10
 
+
+
+def test_running_lines_are_kept_when_they_are_most_of_the_text():
+    from tutor.ingest import drop_running_lines
+
+    bodies = ["Loss falls as a power law of the compute spent on training.",
+              "Emergent abilities appear at scale, often without warning.",
+              "Models can be steered, but not reliably, by their instructions."]
+    pages = [f"Header\n{body}\n{n}" for n, body in enumerate(bodies, 1)]
+    assert drop_running_lines(pages) == bodies
+    same = ["The same line on every page."] * 4
+    assert drop_running_lines(same) == same

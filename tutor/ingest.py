@@ -615,6 +615,8 @@ def drop_running_lines(pages: list[str]) -> list[str]:
         edge = set(filled[:2] + filled[-2:])
         out.append("\n".join(line for i, line in enumerate(lines)
                               if not (i in edge and key(line) in running)))
+    if sum(len(t.strip()) for t in out) < 0.5 * sum(len(t.strip()) for t in pages):
+        return pages  # not headers and footers: the pages are mostly those lines
     return out
 
 
