@@ -158,3 +158,19 @@ def test_document_viewer(snap_compare: Any, home: Path) -> None:
 def test_narrow_terminal(snap_compare: Any, home: Path) -> None:
     app, _ = make_app(home)
     assert snap_compare(app, terminal_size=(80, 24), run_before=answered(app))
+
+
+def test_rag_lab_side_by_side(snap_compare: Any, home: Path) -> None:
+    from tutor.tui.lab_screen import LabScreen
+
+    app, _ = make_app(home)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot, app)
+        await ask(pilot, app, "What does claim 1 say?")
+        await pilot.press("f7")
+        await wait_until(pilot, lambda: isinstance(app.screen, LabScreen) and not app.screen.running,
+                         what="both answers in the lab")
+        await steady(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

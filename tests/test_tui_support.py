@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from tutor.config import Settings, load_settings
@@ -14,6 +15,15 @@ from tutor.tui.testing import ScriptedBackend
 from tutor.tui.turns import PromptInput, TurnView
 
 SIZE = (140, 40)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh tutor home with its own config file and no TUTOR_* settings from outside."""
+    monkeypatch.setenv("TUTOR_CONFIG", str(tmp_path / "config" / "config.toml"))
+    for var in ("TUTOR_HOME", "TUTOR_MODEL", "TUTOR_K", "TUTOR_TEMPERATURE", "TUTOR_N_CTX"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "home"
 
 
 async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 30.0,

@@ -61,6 +61,7 @@ class ChatScreen(Screen[None]):
         Binding("f4", "pick_model", "Model"),
         Binding("f5", "toggle_panel", "Sources/Prompt"),
         Binding("f6", "add_documents", "Add docs", priority=True),  # over TextArea's select_line
+        Binding("f7", "compare", "Compare", priority=True),  # over TextArea's select_all
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("f8", "settings", "Settings", show=False),
         Binding("ctrl+s", "export", "Export", show=False),
@@ -316,7 +317,7 @@ class ChatScreen(Screen[None]):
                    and t.view.covered]
         turn.view.history_offered = len(history)
         turn.set_state("retrieving")
-        use_llm = self.use_llm and self.engine_state == "ready"
+        use_llm = self._model_ready()
         self.run_answer(self.backend, turn.key, turn.question, history, turn.claim, use_llm,
                         turn.cancel)
 
@@ -687,6 +688,30 @@ class ChatScreen(Screen[None]):
         from .screens import TextPrompt
 
         self.app.push_screen(TextPrompt("Export the chat to Markdown: file", str(default)), chosen)
+
+    # ------------------------------------------------------------ the RAG lab
+
+    def action_compare(self) -> None:
+        """Compare without sources: the selected answer beside the bare model's (the RAG lab)."""
+        turn = self.selected
+        if turn is None or not turn.finished or turn.status not in ("done", "stopped"):
+            self.notify("Select a finished answer first (Ctrl+↑/↓), then compare it without "
+                        "sources.", severity="warning")
+            return
+        if self.backend is None or self.engine_state in ("starting", "loading", "error"):
+            self.notify("The tutor is not ready yet; compare when it is.", severity="warning")
+            return
+        if self._active is not None:
+            self.notify("Wait for the answer to finish (or press Esc) before comparing.",
+                        severity="warning")
+            return
+        from .lab_screen import LabScreen
+
+        self.app.push_screen(LabScreen(self.backend, turn.view, self._model_ready(),
+                                       self.settings.k))
+
+    def _model_ready(self) -> bool:
+        return self.use_llm and self.engine_state == "ready"
 
     # ------------------------------------------------------------ other screens
 
