@@ -133,3 +133,38 @@ async def test_compare_is_in_the_palette(home: Path) -> None:
         titles = [c.title for c in app.get_system_commands(app.chat)]
         assert "Compare without sources" in titles
         assert any(b.key == "f7" and b.show for b in app.chat.BINDINGS if hasattr(b, "key"))
+
+
+async def test_rag_lesson_walks_through_every_step(home: Path) -> None:
+    from tutor.tui.lesson import STEPS, LessonScreen
+
+    app, backend = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        assert "RAG lesson" in [c.title for c in app.get_system_commands(app.chat)]
+        await ask(pilot, app, "What does claim 1 say?")
+        app.chat.action_lesson()
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen), what="the lesson")
+        lesson = app.screen
+        assert isinstance(lesson, LessonScreen)
+        await wait_until(pilot, lambda: not lesson.running, what="the lesson's data")
+        seen = []
+        for step in STEPS:
+            title = text_of(lesson, "#lesson-title")
+            assert step.title in title and text_of(lesson, "#lesson-ja").strip()
+            seen.append(text_of(lesson, "#lesson-data"))
+            await pilot.press("right")
+        question, dense, lexical, fusion, prompt, with_, without = seen
+        assert "What does claim 1 say?" in question
+        assert "cosine" in dense and "Claim 2" not in dense  # the dense leg did not find it
+        assert "BM25" in lexical and lexical.index("Claim 2") < lexical.index("Kaplan")
+        assert "dense" in fusion and "fused" in fusion
+        assert "of n_ctx" in prompt and "<source id=1>" in prompt
+        assert "predictably better" in with_
+        assert "Smith" in without and "Difference:" in without
+        assert "step 7 of 7" in text_of(lesson, "#lesson-title")  # the last step stays
+        await pilot.press("left")
+        assert "step 6 of 7" in text_of(lesson, "#lesson-title")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat, what="the chat")
+        assert {c.get("leg") for c in backend.calls if "leg" in c} == {"hybrid"}

@@ -710,6 +710,22 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(LabScreen(self.backend, turn.view, self._model_ready(),
                                        self.settings.k))
 
+    def action_lesson(self) -> None:
+        """The RAG lesson: the selected question (or a default one) walked through step by step."""
+        if self.backend is None or self.engine_state in ("starting", "loading", "error"):
+            self.notify("The tutor is not ready yet; open the lesson when it is.",
+                        severity="warning")
+            return
+        if self._active is not None:
+            self.notify("Wait for the answer to finish (or press Esc) before the lesson.",
+                        severity="warning")
+            return
+        from .lesson import DEFAULT_QUESTION, LessonScreen
+
+        question = self.selected.question if self.selected is not None else DEFAULT_QUESTION
+        self.app.push_screen(LessonScreen(self.backend, question, self._model_ready(),
+                                          self.settings.k))
+
     def _model_ready(self) -> bool:
         return self.use_llm and self.engine_state == "ready"
 

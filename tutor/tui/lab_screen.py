@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Select, Static
 from textual.worker import get_current_worker
@@ -33,6 +34,7 @@ from . import messages as msg
 from .panels import AnswerView, hit_dict
 
 if TYPE_CHECKING:
+    from ..pipeline import Event
     from .backend import Backend
 
 SIDES = {"with": "With sources", "without": "Without sources (the bare model)"}
@@ -55,6 +57,40 @@ class Side:
     def from_view(cls, view: AnswerView) -> Side:
         return cls(view.answer, list(view.sources), int(view.budget.get("prompt", 0)),
                    dict(view.timings), view.model, "done")
+
+    def apply(self, event: Event) -> None:
+        """Take in one answer event (:meth:`tutor.pipeline.Tutor.ask` or the bare answer's)."""
+        from ..pipeline import Done, Notice, PromptReady, Retrieved, Token
+
+        self.state = "running"
+        if isinstance(event, Retrieved):
+            self.sources = [hit_dict(h) for h in event.hits]
+        elif isinstance(event, PromptReady):
+            self.prompt_tokens, self.prompt = event.prompt_tokens, event.prompt
+        elif isinstance(event, Token):
+            self.answer += event.text
+        elif isinstance(event, Notice):
+            self.note = event.text
+        elif isinstance(event, Done):
+            self.answer, self.model, self.timings = event.answer, event.model, dict(event.timings)
+            self.sources = [hit_dict(h) for h in event.sources]
+            self.state = "stopped" if event.stopped_by == "cancelled" else "done"
+
+
+def stream_side(backend: Backend, post: Callable[[Message], object], run: int, side: str,
+                question: str, *, k: int, leg: str, claim: int | None, use_llm: bool,
+                cancel: threading.Event) -> None:
+    """In a thread worker: answer one side (``with``: the knobs' retrieval; ``without``: the
+    bare model) and post each event as a :class:`~tutor.tui.messages.LabEvent`."""
+    worker = get_current_worker()
+    events = (backend.ask_tuned(question, k=k, leg=leg, claim=claim, use_llm=use_llm,
+                                cancel=cancel) if side == "with"
+              else backend.ask_bare(question, use_llm=use_llm, cancel=cancel))
+    with contextlib.closing(events):  # type: ignore[type-var]
+        for event in events:
+            if worker.is_cancelled:
+                cancel.set()
+            post(msg.LabEvent(run, side, event))
 
 
 def _plain(answer: str) -> str:
@@ -220,45 +256,19 @@ class LabScreen(Screen[None]):
                   leg: str, claim: int | None, use_llm: bool, cancel: threading.Event) -> None:
         from .chat import _describe
 
-        worker = get_current_worker()
         for side in sides:
             if cancel.is_set():
                 break
             try:
-                events = (backend.ask_tuned(question, k=k, leg=leg, claim=claim, use_llm=use_llm,
-                                            cancel=cancel) if side == "with"
-                          else backend.ask_bare(question, use_llm=use_llm, cancel=cancel))
-                with contextlib.closing(events):  # type: ignore[type-var]
-                    for event in events:
-                        if worker.is_cancelled:
-                            cancel.set()
-                        self.post_message(msg.LabEvent(run, side, event))
+                stream_side(backend, self.post_message, run, side, question, k=k, leg=leg,
+                            claim=claim, use_llm=use_llm, cancel=cancel)
             except Exception as exc:  # shown in the column; the screen stays up
                 self.post_message(msg.LabFailed(run, side, _describe(exc)))
 
     def on_lab_event(self, message: msg.LabEvent) -> None:
-        from ..pipeline import Done, Notice, PromptReady, Retrieved, Token
-
         if message.run != self._run:
             return
-        side = self.sides[message.side]
-        event = message.event
-        side.state = "running"
-        if isinstance(event, Retrieved):
-            side.sources = [hit_dict(h) for h in event.hits]
-        elif isinstance(event, PromptReady):
-            side.prompt_tokens, side.prompt = event.prompt_tokens, event.prompt
-        elif isinstance(event, Token):
-            side.answer += event.text
-        elif isinstance(event, Notice):
-            side.note = event.text
-        elif isinstance(event, Done):
-            side.answer = event.answer
-            side.model = event.model
-            side.timings = dict(event.timings)
-            if message.side == "with":
-                side.sources = [hit_dict(h) for h in event.sources]
-            side.state = "stopped" if event.stopped_by == "cancelled" else "done"
+        self.sides[message.side].apply(message.event)
         self.refresh_side(message.side)
         if not self.running:
             self.show_difference()

@@ -132,6 +132,14 @@ class LabLegs(Message):
         self.legs = legs
 
 
+class LessonDone(Message):
+    """The RAG lesson's worker has gathered everything (or failed with ``error``)."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__()
+        self.error = error
+
+
 # ---------------------------------------------------------------- other workers
 
 
