@@ -18,6 +18,7 @@ def test_figures_and_names_leave_out_citations_and_lone_digits():
     assert figures(text) == ["0.076", "10,000x", "67.5%"]
     assert "Kaplan" in names(text) and "GPT-4" in names(text) and "Claim" not in names(text)
     assert names("チンチラは20トークン") == ["チンチラ"]
+    assert names("Sycophancy is agreeing. Anecdotal evidence, says Smith.") == ["Smith"]
 
 
 def test_support_is_checked_by_digits_and_by_name():
@@ -27,13 +28,14 @@ def test_support_is_checked_by_digits_and_by_name():
 
 
 def test_difference_names_what_only_one_answer_says_and_what_no_source_gives():
-    diff = difference("Kaplan et al. found an exponent of about 0.076 [1].",
-                      "Smith et al. found in 2019 that the exponent is 0.5.", SOURCES)
+    diff = difference("The fit of Kaplan et al. gives an exponent of about 0.076 [1].",
+                      "A study by Smith et al. found in 2019 that the exponent is 0.5, as "
+                      "Bowman says.", SOURCES)
     assert diff.only_with == ["0.076", "Kaplan"]
-    assert diff.only_without == ["2019", "0.5", "Smith"]
+    assert diff.only_without == ["2019", "0.5", "Smith", "Bowman"]  # Bowman: the system prompt
     assert diff.unsupported_without == ["2019", "0.5", "Smith"] and diff.unsupported_with == []
-    assert "Only with sources: 0.076, Kaplan (all in the passages)" in diff.summary
-    assert "3 that no passage supports" in diff.summary
+    assert "Only with sources: 0.076, Kaplan (all supported)" in diff.summary
+    assert "3 that no source supports" in diff.summary
     same = difference("Kaplan found 0.076.", "Kaplan found 0.076.", SOURCES)
     assert same.same and "same" in same.summary
     assert "No comparison" in difference("a", "", SOURCES, model=False).summary

@@ -56,7 +56,7 @@ async def test_compare_shows_both_answers_and_reads_the_difference(home: Path) -
         assert "prompt" in meta and "0 sources" in meta and "0.7 s" in meta
         diff = text_of(lab, "#lab-difference")
         assert "Only with sources: 0.95" in diff
-        assert "12%, 2019, Smith, Kaplan" in diff and "3 that no passage supports" in diff
+        assert "12%, 2019, Smith, Kaplan" in diff and "3 that no source supports" in diff
         sources = text_of(lab, "#side-with .side-sources")
         assert "dense" in sources and "BM25" in sources and "#1" in sources
         await pilot.press("escape")  # nothing running: back to the chat

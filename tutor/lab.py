@@ -128,7 +128,7 @@ def bare_answer(tutor: Tutor, question: str, *, use_llm: bool = True,
 
 
 _CITATION = re.compile(r"\[\d+\]")
-_FIGURE = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:[.,]\d+)*(?:e[+-]?\d+)?(?:\s?%|[KMBT]\b|x\b)?")
+_FIGURE = re.compile(r"(?<![A-Za-z0-9_.-])\d+(?:[.,]\d+)*(?:e[+-]?\d+)?(?:\s?%|[KMBT]\b|x\b)?")
 # a name: a capitalised or all-caps Latin word (GPT-4, Chinchilla, OpenAI), or a katakana word
 _NAME = re.compile(r"\b[A-Z][A-Za-z]*[A-Z0-9-][A-Za-z0-9-]*\b|\b[A-Z][a-z]{2,}\b|[ァ-ヺー]{3,}")
 _COMMON = {"the", "this", "that", "these", "those", "they", "there", "their", "then", "when",
@@ -147,27 +147,52 @@ def _norm(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+_COUNTED = re.compile(r"(?:claim|thing|step|part|section|chapter|figure|table|主張|第)\s*(?:no\.?\s*)?$",
+                      re.I)
+
+
+def _is_label(text: str, m: re.Match[str]) -> bool:
+    """A lone digit that numbers something ("claim 4", 「4つ目」, a list item "1."), not a figure."""
+    before, after = text[: m.start()], text[m.end():]
+    if _COUNTED.search(before) or re.match(r"\s*(?:つ目|番目|個目|章)", after):
+        return True
+    return re.search(r"(?:^|\n)\s*$", before) is not None and re.match(r"[.)]\s", after) is not None
+
+
 def figures(text: str) -> list[str]:
-    """The figures an answer states ("0.076", "20", "10,000x", "67.5%"), in order, once each;
-    citation marks and lone digits ("claim 4") are not figures."""
+    """The figures an answer states ("0.076", "20", "10,000x", "67.5%", "about 1"), in order,
+    once each; citation marks and digits that number something ("claim 4") are not figures."""
     text = _CITATION.sub(" ", _norm(text))
     out: list[str] = []
     seen: set[str] = set()  # "1.4兆" and "1.4T" are one figure
     for m in _FIGURE.finditer(text):
         fig = m.group().replace(" ", "").rstrip(".,")
-        digits = re.sub(r"\D", "", fig)
-        if (len(digits) >= 2 or "." in fig) and _bare_figure(fig) not in seen:
+        if len(re.sub(r"\D", "", fig)) == 1 and _is_label(text, m):
+            continue
+        if _bare_figure(fig) not in seen:
             out.append(fig)
             seen.add(_bare_figure(fig))
     return out
 
 
+def _opens_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip(" \t\"'*(“「")
+    return not before or before[-1] in ".!?。！？:;\n-•"
+
+
 def names(text: str) -> list[str]:
-    """The names an answer gives (people, models, benchmarks, organisations), in order, once each."""
+    """The names an answer gives (people, models, benchmarks, organisations), in order, once each.
+
+    A capitalised word that opens a sentence ("Sycophancy is…") is taken for an ordinary word;
+    mixed-case and all-caps words (GPT-4, OpenAI, MMLU) count wherever they stand.
+    """
     text = _CITATION.sub(" ", _norm(text))
     out: list[str] = []
     for m in _NAME.finditer(text):
         name = m.group().strip("-")
+        title_case = name[:1].isupper() and name[1:].islower()
+        if title_case and _opens_sentence(text, m.start()):
+            continue
         if len(name) >= 3 and name.lower() not in _COMMON and name not in out:
             out.append(name)
     return out
@@ -179,12 +204,15 @@ def _bare_figure(fig: str) -> str:
 
 
 def supported(term: str, sources: Sequence[str]) -> bool:
-    """Whether some passage gives ``term``: a figure by its digits ("10000" is "10,000"), a name
+    """Whether some source text gives ``term``: a figure by its digits ("10000" is "10,000"), a name
     by its letters, ignoring case."""
     joined = _norm(" ".join(sources))
     if term[:1].isdigit():
         wanted = _bare_figure(term)
-        return any(_bare_figure(f) == wanted for f in figures(joined)) or wanted in {
+        if any(_bare_figure(f) == wanted for f in figures(joined)):
+            return True
+        # a figure written inside a formula ("N^0.076"); never a lone digit ("claim 1")
+        return len(wanted.replace(".", "")) > 1 and wanted in {
             _bare_figure(m.group()) for m in re.finditer(r"\d+(?:[.,]\d+)*", joined)}
     return term.lower() in joined.lower()
 
@@ -216,11 +244,18 @@ def _listed(terms: Sequence[str], limit: int = 4) -> str:
     return shown + (f" and {len(terms) - limit} more" if len(terms) > limit else "")
 
 
-def difference(with_sources: str, without_sources: str, sources: Sequence[str],
+def given(passages: Sequence[str]) -> list[str]:
+    """What the model was told on either side: the passages, and the system prompts' own facts
+    (both name the paper, "Bowman 2023")."""
+    return [*passages, BARE_SYSTEM_PROMPT]
+
+
+def difference(with_sources: str, without_sources: str, passages: Sequence[str],
                model: bool = True) -> Difference:
     """Read the two answers against the passages the sourced answer was given."""
     if not model:
         return Difference(summary=f"No comparison: {NO_MODEL}.")
+    sources = given(passages)
     w, wo = _terms(with_sources), _terms(without_sources)
     wo_keys = {t.lower() for t in wo} | {_bare_figure(t) for t in wo if t[:1].isdigit()}
     w_keys = {t.lower() for t in w} | {_bare_figure(t) for t in w if t[:1].isdigit()}
@@ -240,12 +275,12 @@ def difference(with_sources: str, without_sources: str, sources: Sequence[str],
     if diff.only_with:
         backed = [t for t in diff.only_with if t not in diff.unsupported_with]
         parts.append(f"Only with sources: {_listed(diff.only_with)}"
-                     + (" (all in the passages)." if len(backed) == len(diff.only_with)
-                        else f" ({len(backed)} of {len(diff.only_with)} in the passages)."))
+                     + (" (all supported)." if len(backed) == len(diff.only_with)
+                        else f" ({len(backed)} of {len(diff.only_with)} supported)."))
     if diff.only_without:
         parts.append(f"Only without sources: {_listed(diff.only_without)}"
-                     + (f" ({len(diff.unsupported_without)} that no passage supports)."
-                        if diff.unsupported_without else " (all of them are in the passages)."))
+                     + (f" ({len(diff.unsupported_without)} that no source supports)."
+                        if diff.unsupported_without else " (all supported)."))
     elif not without_sources.strip():
         parts.append("The model said nothing without sources.")
     if not parts:

@@ -29,7 +29,7 @@ from textual.widgets import Footer, Label, Select, Static
 from textual.worker import get_current_worker
 
 from ..history import cited_numbers
-from ..lab import LEG_NAMES, LEGS, difference, figures, names, supported
+from ..lab import LEG_NAMES, LEGS, difference, figures, given, names, supported
 from . import messages as msg
 from .panels import AnswerView, hit_dict
 
@@ -98,9 +98,10 @@ def _plain(answer: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*|\*(.+?)\*", lambda m: m.group(1) or m.group(2), answer)
 
 
-def marked(answer: str, sources: Sequence[str]) -> Text:
+def marked(answer: str, passages: Sequence[str]) -> Text:
     """The answer with each figure and name marked: green when a passage gives it, red when not."""
     text = Text(_plain(answer))
+    sources = given(passages)
     for term in figures(answer) + names(answer):
         style = "bold green" if supported(term, sources) else "bold red underline"
         text.highlight_regex(rf"(?<![A-Za-z0-9_.]){re.escape(term)}(?![A-Za-z0-9_])", style)
@@ -337,7 +338,7 @@ class LabScreen(Screen[None]):
         out.append(diff.summary)
         out.append("\n")
         out.append("green", style="bold green")
-        out.append(": a passage gives it · ", style="dim")
+        out.append(": supported by a passage (or the system prompt) · ", style="dim")
         out.append("red", style="bold red underline")
-        out.append(": no passage gives it", style="dim")
+        out.append(": nothing the model was given has it", style="dim")
         self.query_one("#lab-difference", Static).update(out)
