@@ -168,3 +168,27 @@ async def test_rag_lesson_walks_through_every_step(home: Path) -> None:
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.chat, what="the chat")
         assert {c.get("leg") for c in backend.calls if "leg" in c} == {"hybrid"}
+
+
+async def test_inspector_knobs_rerun_the_selected_question(home: Path) -> None:
+    from tutor.tui.panels import InspectorPanel, SourcesPanel
+
+    app, backend = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await ask(pilot, app, "What does claim 1 say?")
+        await pilot.press("f5")
+        inspector = app.chat.query_one(InspectorPanel)
+        inspector.query_one("#knob-k", Select).value = 2
+        inspector.query_one("#knob-leg", Select).value = "dense"
+        await pilot.pause()
+        await pilot.click("#rerun")
+        await wait_until(pilot, lambda: len(app.chat.turns) == 2 and app.chat.turns[-1].finished
+                         and not app.chat.busy, what="the re-run answer")
+        call = backend.calls[-1]
+        assert call["k"] == 2 and call["leg"] == "dense" and call["history"] == []
+        rerun = app.chat.turns[-1]
+        assert rerun.question == "What does claim 1 say?" and app.chat.selected is rerun
+        assert [s["dense_rank"] for s in rerun.view.sources] == [1, 2]
+        assert all(s["lexical_rank"] is None for s in rerun.view.sources)
+        assert len(app.chat.query_one(SourcesPanel).cards()) == 2

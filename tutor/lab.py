@@ -24,7 +24,6 @@ from .pipeline import Done, Event, Notice, PromptReady, Token, Tutor
 from .retrieve import Retriever, SearchResult
 
 LEGS = ("hybrid", "dense", "lexical")
-LEG_NAMES = {"hybrid": "hybrid (both)", "dense": "dense only", "lexical": "BM25 only"}
 
 BARE_SYSTEM_PROMPT = (
     "You are a patient tutor who explains the paper \"Eight Things to Know about Large Language "

@@ -117,7 +117,7 @@ class ChatScreen(Screen[None]):
                 with TabPane("Sources", id="sources-tab"):
                     yield SourcesPanel(id="sources")
                 with TabPane("Inspector", id="inspector-tab"):
-                    yield InspectorPanel(id="inspector")
+                    yield InspectorPanel(self.settings.k, id="inspector")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -273,9 +273,11 @@ class ChatScreen(Screen[None]):
         self.query_one(PromptInput).clear()
         await self.ask(question)
 
-    async def ask(self, question: str, claim: int | None = None) -> TurnView:
+    async def ask(self, question: str, claim: int | None = None,
+                  knobs: tuple[int, str, int | None] | None = None) -> TurnView:
         self._keys += 1
         turn = TurnView(self._keys, question, claim)
+        turn.knobs = knobs
         log = self.query_one("#chat-log", VerticalScroll)
         welcome = self.query("#welcome")
         if welcome:
@@ -319,12 +321,13 @@ class ChatScreen(Screen[None]):
         turn.set_state("retrieving")
         use_llm = self._model_ready()
         self.run_answer(self.backend, turn.key, turn.question, history, turn.claim, use_llm,
-                        turn.cancel)
+                        turn.cancel, turn.knobs)
 
     @work(thread=True, exclusive=True, group="model", name="answer")
     def run_answer(self, backend: Backend, key: int, question: str,
                    history: Sequence[tuple[str, str]], claim: int | None, use_llm: bool,
-                   cancel: threading.Event) -> None:
+                   cancel: threading.Event,
+                   knobs: tuple[int, str, int | None] | None = None) -> None:
         from ..pipeline import Done, Notice, PromptReady, Retrieved, Token
 
         worker = get_current_worker()
@@ -335,8 +338,13 @@ class ChatScreen(Screen[None]):
                 from ..ingest import language_of
 
                 pinned = backend.claim_passages(claim, language_of(question))
-            events = backend.ask(question, history=history, claim=claim, pinned=pinned,
-                                 use_llm=use_llm, cancel=cancel)
+            if knobs is not None:  # the inspector's re-run: other retrieval, no history
+                k, leg, only_claim = knobs
+                events = backend.ask_tuned(question, k=k, leg=leg, claim=only_claim,
+                                           use_llm=use_llm, cancel=cancel)
+            else:
+                events = backend.ask(question, history=history, claim=claim, pinned=pinned,
+                                     use_llm=use_llm, cancel=cancel)
             with contextlib.closing(events):  # type: ignore[type-var]
                 for event in events:
                     if worker.is_cancelled:
@@ -690,6 +698,16 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(TextPrompt("Export the chat to Markdown: file", str(default)), chosen)
 
     # ------------------------------------------------------------ the RAG lab
+
+    @on(InspectorPanel.Rerun)
+    async def on_rerun(self, event: InspectorPanel.Rerun) -> None:
+        """Ask the selected question again with the inspector's retrieval knobs."""
+        if self.selected is None:
+            self.notify("Select an answer first, then re-run it with other retrieval.",
+                        severity="warning")
+            return
+        await self.ask(self.selected.question, knobs=(event.k, event.leg, event.claim))
+        self.notify(f"Re-asked with {event.label}.", title="Retrieval knobs")
 
     def action_compare(self) -> None:
         """Compare without sources: the selected answer beside the bare model's (the RAG lab)."""

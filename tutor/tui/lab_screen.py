@@ -25,12 +25,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Select, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from ..history import cited_numbers
-from ..lab import LEG_NAMES, LEGS, difference, figures, given, names, supported
+from ..lab import difference, figures, given, names, supported
 from . import messages as msg
+from .knobs import RetrievalKnobs
 from .panels import AnswerView, hit_dict
 
 if TYPE_CHECKING:
@@ -165,10 +166,6 @@ class LabScreen(Screen[None]):
     DEFAULT_CSS = """
     LabScreen #lab-title { padding: 0 1; text-style: bold; color: $text-accent; }
     LabScreen #lab-knobs { height: 3; padding: 0 1; }
-    LabScreen #lab-knobs Label { padding: 1 1 0 1; }
-    LabScreen #lab-knobs Select { width: 22; }
-    LabScreen #lab-knobs #knob-k { width: 12; }
-    LabScreen #lab-knobs #knob-claim { width: 16; }
     LabScreen #lab-knobs .hint { padding: 1 0 0 2; color: $text-muted; }
     LabScreen #lab-sides { height: 1fr; }
     LabScreen .lab-side { width: 1fr; height: 1fr; padding: 0 1; border: round $foreground 30%; }
@@ -201,16 +198,8 @@ class LabScreen(Screen[None]):
         yield Static(Text.assemble("RAG lab  ", ("· " + self.question, "not bold")),
                      id="lab-title")
         with Horizontal(id="lab-knobs"):
-            yield Label("k")
-            yield Select([(str(n), n) for n in range(1, 9)], value=min(self.k, 8),
-                         allow_blank=False, id="knob-k")
-            yield Label("leg")
-            yield Select([(LEG_NAMES[leg], leg) for leg in LEGS], value="hybrid",
-                         allow_blank=False, id="knob-leg")
-            yield Label("claim")
-            yield Select([("any", 0)] + [(f"claim {n}", n) for n in range(1, 9)], value=0,
-                         allow_blank=False, id="knob-claim")
-            yield Static("Ctrl+R re-runs the left side", classes="hint")
+            yield RetrievalKnobs(self.k)
+            yield Static("Ctrl+R re-runs the left side with these knobs", classes="hint")
         with Horizontal(id="lab-sides"):
             for side, title in SIDES.items():
                 with Vertical(classes="lab-side", id=f"side-{side}"):
@@ -234,12 +223,6 @@ class LabScreen(Screen[None]):
     def running(self) -> bool:
         return any(s.state in ("waiting", "running") for s in self.sides.values())
 
-    def knobs(self) -> tuple[int, str, int | None]:
-        k = self.query_one("#knob-k", Select).value
-        leg = self.query_one("#knob-leg", Select).value
-        claim = self.query_one("#knob-claim", Select).value
-        return int(k), str(leg), int(claim) or None  # type: ignore[arg-type]
-
     def start(self, sides: list[str]) -> None:
         self._run += 1
         self._cancel = threading.Event()
@@ -248,7 +231,7 @@ class LabScreen(Screen[None]):
             self.refresh_side(name)
         self.query_one("#lab-difference", Static).update(
             Text("Answering… (Esc stops)", style="italic dim"))
-        k, leg, claim = self.knobs()
+        k, leg, claim = self.query_one(RetrievalKnobs).values()
         self.run_sides(self.backend, self._run, sides, self.question, k, leg, claim,
                        self.use_llm, self._cancel)
 
