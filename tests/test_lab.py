@@ -96,13 +96,20 @@ def test_ask_compare_json_in_english_and_japanese(cli_home):
         assert key_fact in diff["only_with_sources"] or key_fact in without["answer"]
 
 
-def test_ask_compare_without_a_model_says_so_once_and_keeps_retrieval(cli_home):
-    proc = run_tutor(["ask", "-", "--compare", "--no-llm"], cli_home,
-                     stdin="What is sycophancy?\nWhat is claim 1?\n")
+def test_ask_compare_without_a_model_says_so_and_keeps_retrieval(cli_home):
+    stdin = "What is sycophancy?\nWhat is claim 1?\n"
+    proc = run_tutor(["ask", "-", "--compare", "--no-llm"], cli_home, stdin=stdin)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("no model loaded") == 1
     assert proc.stdout.count("== With sources ==") == 2 and "Sources:" in proc.stdout
-    assert "No comparison" in proc.stdout and "Traceback" not in proc.stderr
+    assert "Without sources" not in proc.stdout  # nothing to show: the one line below says why
+    assert proc.stdout.count("No comparison: no model loaded") == 2
+    proc = run_tutor(["ask", "-", "--compare", "--no-llm", "--json"], cli_home, stdin=stdin)
+    assert proc.returncode == 0 and proc.stderr.count("no model loaded") == 1  # said once
+    for row in json_lines(proc.stdout):
+        assert row["with_sources"]["sources"] and row["without_sources"]["sources"] == []
+        assert row["without_sources"]["model"] is None and row["without_sources"]["answer"] == ""
+        assert row["without_sources"]["stopped_by"] == "no-llm"
+    assert "Traceback" not in proc.stderr
 
 
 def test_ask_leg_flag(cli_home):

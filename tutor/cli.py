@@ -226,7 +226,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _ask_compare(args: argparse.Namespace, tutor, use_llm: bool, status: int) -> int:  # type: ignore[no-untyped-def]
-    """`tutor ask --compare`: each question with the sources, then without, then the difference."""
+    """`tutor ask --compare`: each question with the sources, then without, then the difference.
+
+    Without a model the bare side has nothing to say: the difference line says so (on stderr
+    too, once, with --json) and the sourced side shows what retrieval found."""
     from .lab import bare_answer, compare
     from .pipeline import Done, Notice, PromptReady, Token
 
@@ -236,7 +239,8 @@ def _ask_compare(args: argparse.Namespace, tutor, use_llm: bool, status: int) ->
         for title, events in (("With sources", lambda: tutor.ask(question, use_llm=use_llm)),
                               ("Without sources", lambda: bare_answer(tutor, question,
                                                                       use_llm=use_llm))):
-            if not args.json:
+            human = not args.json
+            if human and title == "With sources":
                 print(f"== {title} ==")
             streamed = False
             prompt_tokens = 0
@@ -245,26 +249,28 @@ def _ask_compare(args: argparse.Namespace, tutor, use_llm: bool, status: int) ->
                     if use_llm:  # the model failed to load
                         _err(event.text)
                         status = 1
-                    elif not said_no_model:  # --no-llm: said once
+                    elif args.json and not said_no_model:  # --no-llm: said once
                         _note(f"compare: {event.text}")
                         said_no_model = True
                 elif isinstance(event, PromptReady):
                     prompt_tokens = event.prompt_tokens
-                elif isinstance(event, Token) and not args.json:
+                    if human and title == "Without sources":
+                        print(f"== {title} ==")
+                elif isinstance(event, Token) and human:
                     print(event.text, end="", flush=True)
                     streamed = True
                 elif isinstance(event, Done):
                     sides.append(event)
-                    if args.json:
+                    if not human or (title == "Without sources" and event.model is None):
                         continue
                     if not streamed:
-                        print(event.answer or "(no answer)", end="")
+                        print(event.answer, end="")
                     print()
                     if event.sources:
                         _print_sources(event.sources)
-                    t = event.timings
-                    print(f"({event.model or 'no model'}: prompt {prompt_tokens} tokens, "
-                          f"{len(event.sources)} sources, total {t['total_ms'] / 1000:.1f} s)\n")
+                    size = f"prompt {prompt_tokens} tokens, " if prompt_tokens else ""
+                    print(f"({event.model or 'no model'}: {size}{len(event.sources)} sources, "
+                          f"total {event.timings['total_ms'] / 1000:.1f} s)\n")
         result = compare(*sides)
         if args.json:
             print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
