@@ -120,3 +120,20 @@ def test_ask_leg_flag(cli_home):
     assert row["sources"] and all(s["legs"] == ["lexical"] for s in row["sources"])
     bad = run_tutor(["ask", "x", "--leg", "bm42"], cli_home)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_the_tui_backend_runs_the_lab_over_the_real_engine(tutor_engine: Tutor):
+    from tutor.tui.backend import TutorBackend
+
+    backend = TutorBackend(tutor_engine.settings)
+    backend._tutor = tutor_engine  # the index is open already
+    question = "How many tokens per parameter does Chinchilla use?"
+    lexical = backend.search(question, k=3, leg="lexical")
+    dense = backend.search(question, k=3, leg="dense")
+    assert [h.legs for h in lexical] == [["lexical"]] * 3 and [h.legs for h in dense] == [["dense"]] * 3
+    events = list(backend.ask_tuned(question, k=2, leg="lexical", claim=1, use_llm=False))
+    done = events[-1]
+    assert isinstance(done, Done) and len(done.sources) == 2
+    assert all(1 in h.claims and h.legs == ["lexical"] for h in done.sources)
+    bare = list(backend.ask_bare(question, use_llm=False))
+    assert isinstance(bare[-1], Done) and bare[-1].sources == [] and bare[-1].model is None

@@ -62,10 +62,10 @@ STEPS = [
          "埋め込みが見落とす日本語や論文番号のような正確な語もこの方法で見つかります。"),
     Step("fusion", "Fusion: reciprocal rank fusion",
          "The two rankings are merged by reciprocal rank fusion: each passage scores the sum of "
-         "1/(k + rank) over the lists it appears in. A passage ranked well by both legs wins; "
-         "the table shows each leg's rank beside the fused score.",
-         "2つの順位は相互順位融合（RRF）で統合されます。各文章は、現れた順位ごとに1/(k+順位)を合計した点を得るので、"
-         "両方で上位の文章が勝ちます。表には各方法の順位と統合後の点を並べています。"),
+         "1/(10 + rank) over the lists it appears in (10 is a smoothing constant). A passage "
+         "ranked well by both legs wins; the table shows each leg's rank beside the fused score.",
+         "2つの順位は相互順位融合（RRF）で統合されます。各文章は、現れた順位ごとに1/(10+順位)を合計した点を得るので"
+         "（10はならすための定数）、両方で上位の文章が勝ちます。表には各方法の順位と統合後の点を並べています。"),
     Step("prompt", "The prompt and its budget",
          "The top passages become numbered <source> blocks in the prompt, after a system message "
          "that says to answer only from them and cite them like [1]. Everything must fit the "
