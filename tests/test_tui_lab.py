@@ -11,11 +11,13 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Select, Static
 
+from tutor.config import DEFAULT_MODEL_NAME
 from tutor.tui.app import TutorApp
 from tutor.tui.lab_screen import LabScreen
 from tutor.tui.testing import BARE_ANSWER, Script, ScriptedBackend
 
-from test_tui_support import SIZE, ask, home, make_app, ready, settings_for, wait_until  # noqa: F401
+from test_tui_support import (SIZE, ask, home, make_app, needs_model, ready,  # noqa: F401
+                              real_app, real_engine_ready, settings_for, wait_until)
 
 pytestmark = pytest.mark.asyncio
 
@@ -192,3 +194,22 @@ async def test_inspector_knobs_rerun_the_selected_question(home: Path) -> None:
         assert [s["dense_rank"] for s in rerun.view.sources] == [1, 2]
         assert all(s["lexical_rank"] is None for s in rerun.view.sources)
         assert len(app.chat.query_one(SourcesPanel).cards()) == 2
+
+
+@pytest.mark.slow
+@needs_model
+async def test_the_lab_over_the_real_engine(indexed_settings) -> None:  # type: ignore[no-untyped-def]
+    app = real_app(indexed_settings, max_tokens=48)
+    async with app.run_test(size=SIZE) as pilot:
+        await real_engine_ready(pilot, app)
+        turn = await ask(pilot, app, "How many tokens per parameter does Chinchilla use?",
+                         wait=False)
+        await wait_until(pilot, lambda: turn.finished and not app.chat.busy, timeout=600,
+                         what="the real answer")
+        lab = await open_lab(pilot, app, wait=False)
+        await wait_until(pilot, lambda: not lab.running, timeout=600, what="the bare answer")
+        left, right = lab.sides["with"], lab.sides["without"]
+        assert "20" in left.answer and left.sources
+        assert right.answer and right.sources == [] and right.model == DEFAULT_MODEL_NAME
+        assert 0 < right.prompt_tokens < left.prompt_tokens and right.answer != left.answer
+        assert "Difference:" in text_of(lab, "#lab-difference")
