@@ -17,18 +17,10 @@ from tutor.tui.sidebar import ClaimList
 from tutor.tui.testing import DEFAULT_ANSWER, Script, ScriptedBackend
 from tutor.tui.turns import PromptInput
 
-from test_tui_support import (SIZE, ask, make_app, press_on_claim, ready, settings_for, type_question,
-                              wait_until)
+from test_tui_support import (SIZE, ask, home, make_app, press_on_claim, ready, settings_for,  # noqa: F401
+                              type_question, wait_until)
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TUTOR_CONFIG", str(tmp_path / "config" / "config.toml"))
-    for var in ("TUTOR_HOME", "TUTOR_MODEL", "TUTOR_K", "TUTOR_TEMPERATURE", "TUTOR_N_CTX"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path / "home"
 
 
 def config(tmp_home: Path) -> dict[str, object]:

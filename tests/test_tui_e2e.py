@@ -1,31 +1,25 @@
 """End to end: the TUI over the real index (bundled corpus) and the real default model."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from tutor.config import DEFAULT_MODEL_NAME, MODELS_DIR
+from tutor.config import DEFAULT_MODEL_NAME
 from tutor.history import History
-from tutor.tui.app import TutorApp
 from tutor.tui.panels import InspectorPanel, SourcesPanel
 from tutor.tui.screens import DocumentScreen
 
-from test_tui_support import SIZE, ask, ready, wait_until
+from test_tui_support import SIZE, ask, needs_model, ready, real_app, real_engine_ready, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 
 
-@pytest.mark.skipif(not (MODELS_DIR / DEFAULT_MODEL_NAME).exists(),
-                    reason="the default model is not downloaded (make setup)")
+@needs_model
 async def test_real_model_answers_with_citations(indexed_settings) -> None:  # type: ignore[no-untyped-def]
-    settings = replace(indexed_settings, max_tokens=64)  # bounded: 2 slow cores
-    app = TutorApp(settings, persist_settings=False)
+    app = real_app(indexed_settings, max_tokens=64)
+    settings = app.settings
     async with app.run_test(size=SIZE) as pilot:
         # first use indexes the bundled corpus (unless another test did) and loads both models
-        await wait_until(pilot, lambda: app.chat.engine_state in ("ready", "no-model", "error"),
-                         timeout=600, what="the real engine to load")
-        assert app.chat.engine_state == "ready", app.chat.engine_detail
+        await real_engine_ready(pilot, app)
         assert DEFAULT_MODEL_NAME in app.chat._status_text().plain
         await ready(pilot, app)
         turn = await ask(pilot, app, "What does claim 1 say about scaling laws?", wait=False)

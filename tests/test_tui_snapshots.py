@@ -6,6 +6,7 @@ the SVGs in tests/__snapshots__ before committing them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,18 @@ def test_error_keeps_the_question(snap_compare: Any, home: Path) -> None:
                         run_before=answered(app, "Why do small models repeat themselves?"))
 
 
-def opened(app: TutorApp, key: str, screen: type, after_question: str | None = None):
-    """Ready (and optionally answered), then ``key`` opens a screen of type ``screen``."""
+def opened(app: TutorApp, key: str, screen: type, after_question: str | None = None,
+           until: Callable[[], object] | None = None):
+    """Ready (and optionally answered), then ``key`` opens a screen of type ``screen`` (and
+    ``until`` holds, when given)."""
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot, app)
         if after_question:
             await ask(pilot, app, after_question)
         await pilot.press(key)
         await wait_until(pilot, lambda: isinstance(app.screen, screen))
+        if until is not None:
+            await wait_until(pilot, until)
         await steady(pilot, app)
     return run_before
 
@@ -158,3 +163,30 @@ def test_document_viewer(snap_compare: Any, home: Path) -> None:
 def test_narrow_terminal(snap_compare: Any, home: Path) -> None:
     app, _ = make_app(home)
     assert snap_compare(app, terminal_size=(80, 24), run_before=answered(app))
+
+
+def test_rag_lab_side_by_side(snap_compare: Any, home: Path) -> None:
+    from tutor.tui.lab_screen import LabScreen
+
+    app, _ = make_app(home)
+    assert snap_compare(app, terminal_size=SIZE, run_before=opened(
+        app, "f7", LabScreen, after_question="What does claim 1 say?",
+        until=lambda: not app.screen.running))
+
+
+def test_rag_lesson_fusion_step(snap_compare: Any, home: Path) -> None:
+    from tutor.tui.lesson import LessonScreen
+
+    app, _ = make_app(home)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot, app)
+        await ask(pilot, app, "What does claim 1 say?")
+        app.chat.action_lesson()
+        await wait_until(pilot, lambda: isinstance(app.screen, LessonScreen)
+                         and not app.screen.running, what="the lesson's data")
+        for _ in range(3):
+            await pilot.press("right")
+        await steady(pilot, app)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -3,17 +3,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
-from tutor.config import Settings, load_settings
+from tutor.config import DEFAULT_MODEL_NAME, MODELS_DIR, Settings, load_settings
 from tutor.tui.app import TutorApp
 from tutor.tui.testing import ScriptedBackend
 from tutor.tui.turns import PromptInput, TurnView
 
 SIZE = (140, 40)
+needs_model = pytest.mark.skipif(not (MODELS_DIR / DEFAULT_MODEL_NAME).exists(),
+                                 reason="the default model is not downloaded (make setup)")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh tutor home with its own config file and no TUTOR_* settings from outside."""
+    monkeypatch.setenv("TUTOR_CONFIG", str(tmp_path / "config" / "config.toml"))
+    for var in ("TUTOR_HOME", "TUTOR_MODEL", "TUTOR_K", "TUTOR_TEMPERATURE", "TUTOR_N_CTX"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "home"
 
 
 async def wait_until(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 30.0,
@@ -43,6 +56,18 @@ def make_app(home: Path, *, backend: ScriptedBackend | None = None, settings: Se
 async def ready(pilot: Pilot[Any], app: TutorApp) -> None:
     await wait_until(pilot, lambda: app.chat.engine_state in ("ready", "no-model", "error"),
                      what="the engine to load")
+
+
+def real_app(settings: Settings, max_tokens: int) -> TutorApp:
+    """The TUI over the real engine, answers bounded to ``max_tokens`` (2 slow cores)."""
+    return TutorApp(replace(settings, max_tokens=max_tokens), persist_settings=False)
+
+
+async def real_engine_ready(pilot: Pilot[Any], app: TutorApp) -> None:
+    """The real index, embedder and model loaded (first use indexes the bundled corpus)."""
+    await wait_until(pilot, lambda: app.chat.engine_state in ("ready", "no-model", "error"),
+                     timeout=600, what="the real engine to load")
+    assert app.chat.engine_state == "ready", app.chat.engine_detail
 
 
 async def press_on_claim(pilot: Pilot[Any], app: TutorApp, number: int, key: str) -> None:

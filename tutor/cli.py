@@ -195,6 +195,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         except ModelError as exc:
             _err(f"{exc}; answering from the sources alone")
             use_llm, status = False, 1
+    if args.leg != "hybrid":
+        from .lab import tuned
+
+        tutor = tuned(tutor, leg=args.leg)
+    if args.compare:
+        return _ask_compare(args, tutor, use_llm, status)
     for question in _questions(args.question):
         streamed = False
         for event in tutor.ask(question, use_llm=use_llm):
@@ -217,6 +223,60 @@ def cmd_ask(args: argparse.Namespace) -> int:
                         print(f"\n({event.model}: first token {t['first_token_ms']:.0f} ms, "
                               f"{t['tokens_per_s']:.0f} tokens/s)", file=sys.stderr)
                     print()
+    return status
+
+
+def _ask_compare(args: argparse.Namespace, tutor, use_llm: bool, status: int) -> int:  # type: ignore[no-untyped-def]
+    """`tutor ask --compare`: each question with the sources, then without, then the difference.
+
+    Without a model the bare side has nothing to say: the difference line says so (on stderr
+    too, once, with --json) and the sourced side shows what retrieval found."""
+    from .lab import bare_answer, compare
+    from .pipeline import Done, Notice, PromptReady, Token
+
+    said_no_model = False
+    for question in _questions(args.question):
+        sides: list[Done] = []
+        for title, events in (("With sources", lambda: tutor.ask(question, use_llm=use_llm)),
+                              ("Without sources", lambda: bare_answer(tutor, question,
+                                                                      use_llm=use_llm))):
+            human = not args.json
+            if human and title == "With sources":
+                print(f"== {title} ==")
+            streamed = False
+            prompt_tokens = 0
+            for event in events():
+                if isinstance(event, Notice):
+                    if use_llm:  # the model failed to load
+                        _err(event.text)
+                        status = 1
+                    elif args.json and not said_no_model:  # --no-llm: said once
+                        _note(f"compare: {event.text}")
+                        said_no_model = True
+                elif isinstance(event, PromptReady):
+                    prompt_tokens = event.prompt_tokens
+                    if human and title == "Without sources":
+                        print(f"== {title} ==")
+                elif isinstance(event, Token) and human:
+                    print(event.text, end="", flush=True)
+                    streamed = True
+                elif isinstance(event, Done):
+                    sides.append(event)
+                    if not human or (title == "Without sources" and event.model is None):
+                        continue
+                    if not streamed:
+                        print(event.answer, end="")
+                    print()
+                    if event.sources:
+                        _print_sources(event.sources)
+                    size = f"prompt {prompt_tokens} tokens, " if prompt_tokens else ""
+                    print(f"({event.model or 'no model'}: {size}{len(event.sources)} sources, "
+                          f"total {event.timings['total_ms'] / 1000:.1f} s)\n")
+        result = compare(*sides)
+        if args.json:
+            print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
+        else:
+            print(f"== Difference ==\n{result.difference.summary}\n")
     return status
 
 
@@ -437,6 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a GGUF file (a bare name means models/NAME)")
     p.add_argument("--no-llm", action="store_true", default=argparse.SUPPRESS,
                    help="answer from retrieval alone")
+    p.add_argument("--compare", action="store_true",
+                   help="also answer without sources (the bare model) and show the difference")
+    p.add_argument("--leg", choices=("hybrid", "dense", "lexical"), default="hybrid",
+                   help="which retrieval leg finds the sources (default hybrid: both, fused)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("search", parents=[common], help="retrieval only")

@@ -119,6 +119,11 @@ class TutorApp(App[int]):
                             act("show_tab('sources-tab')"))
         yield SystemCommand("Show prompt inspector", "The exact prompt and its token budget (F5)",
                             act("show_tab('inspector-tab')"))
+        yield SystemCommand("Compare without sources", "The selected question answered with and "
+                            "without retrieval, side by side: the RAG lab (F7)", act("compare"))
+        yield SystemCommand("RAG lesson", "One question step by step: both retrieval legs, "
+                            "fusion, the prompt, the answer with and without sources (EN/日本語)",
+                            act("lesson"))
         yield SystemCommand("Previous answer", "Select the previous answer (Ctrl+Up)",
                             act("select_turn(-1)"))
         yield SystemCommand("Next answer", "Select the next answer (Ctrl+Down)",

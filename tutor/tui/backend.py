@@ -42,6 +42,17 @@ class Backend(Protocol):
 
     def claim_passages(self, claim: int, language: str = "en") -> list[Hit]: ...
 
+    def ask_tuned(self, question: str, *, k: int, leg: str, claim: int | None = None,
+                  use_llm: bool = True, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Like ``ask`` with other retrieval knobs: ``k`` sources found by ``leg`` (the lab)."""
+
+    def ask_bare(self, question: str, *, use_llm: bool = True,
+                 cancel: threading.Event | None = None) -> Iterator[Event]:
+        """The same model asked with no retrieval at all (:func:`tutor.lab.bare_answer`)."""
+
+    def search(self, question: str, *, k: int, leg: str) -> list[Hit]:
+        """Retrieval alone with one leg (the RAG lesson shows each leg's ranking)."""
+
     def document_chunks(self, doc_id: str) -> list[StoredChunk]: ...
 
     def switch_model(self, path: Path) -> str:
@@ -99,14 +110,31 @@ class TutorBackend:
         with self._lock:
             return self.tutor.load_model().name
 
+    def _locked(self, events: Iterator[Event]) -> Iterator[Event]:
+        with self._lock, contextlib.closing(events):  # type: ignore[type-var]
+            yield from events
+
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
             claim: int | None = None, pinned: Sequence[Hit] = (), use_llm: bool = True,
             cancel: threading.Event | None = None) -> Iterator[Event]:
-        with self._lock:
-            events = self.tutor.ask(question, history=history, claim=claim, pinned=pinned,
-                                    use_llm=use_llm, cancel=cancel)
-            with contextlib.closing(events):
-                yield from events
+        return self._locked(self.tutor.ask(question, history=history, claim=claim, pinned=pinned,
+                                           use_llm=use_llm, cancel=cancel))
+
+    def ask_tuned(self, question: str, *, k: int, leg: str, claim: int | None = None,
+                  use_llm: bool = True, cancel: threading.Event | None = None) -> Iterator[Event]:
+        from ..lab import tuned
+
+        return self._locked(tuned(self.tutor, k, leg).ask(question, claim=claim, use_llm=use_llm,
+                                                          cancel=cancel))
+
+    def ask_bare(self, question: str, *, use_llm: bool = True,
+                 cancel: threading.Event | None = None) -> Iterator[Event]:
+        from ..lab import bare_answer
+
+        return self._locked(bare_answer(self.tutor, question, use_llm=use_llm, cancel=cancel))
+
+    def search(self, question: str, *, k: int, leg: str) -> list[Hit]:
+        return self.tutor.retriever.search(question, k=k, mode=leg).hits
 
     def claim_passages(self, claim: int, language: str = "en") -> list[Hit]:
         """The opening passages of the claim's note (falling back to any tagged passage); for

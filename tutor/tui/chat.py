@@ -61,6 +61,7 @@ class ChatScreen(Screen[None]):
         Binding("f4", "pick_model", "Model"),
         Binding("f5", "toggle_panel", "Sources/Prompt"),
         Binding("f6", "add_documents", "Add docs", priority=True),  # over TextArea's select_line
+        Binding("f7", "compare", "Compare", priority=True),  # over TextArea's select_all
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("f8", "settings", "Settings", show=False),
         Binding("ctrl+s", "export", "Export", show=False),
@@ -116,7 +117,7 @@ class ChatScreen(Screen[None]):
                 with TabPane("Sources", id="sources-tab"):
                     yield SourcesPanel(id="sources")
                 with TabPane("Inspector", id="inspector-tab"):
-                    yield InspectorPanel(id="inspector")
+                    yield InspectorPanel(self.settings.k, id="inspector")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -272,9 +273,11 @@ class ChatScreen(Screen[None]):
         self.query_one(PromptInput).clear()
         await self.ask(question)
 
-    async def ask(self, question: str, claim: int | None = None) -> TurnView:
+    async def ask(self, question: str, claim: int | None = None,
+                  knobs: tuple[int, str, int | None] | None = None) -> TurnView:
         self._keys += 1
         turn = TurnView(self._keys, question, claim)
+        turn.knobs = knobs
         log = self.query_one("#chat-log", VerticalScroll)
         welcome = self.query("#welcome")
         if welcome:
@@ -316,14 +319,15 @@ class ChatScreen(Screen[None]):
                    and t.view.covered]
         turn.view.history_offered = len(history)
         turn.set_state("retrieving")
-        use_llm = self.use_llm and self.engine_state == "ready"
+        use_llm = self._model_ready()
         self.run_answer(self.backend, turn.key, turn.question, history, turn.claim, use_llm,
-                        turn.cancel)
+                        turn.cancel, turn.knobs)
 
     @work(thread=True, exclusive=True, group="model", name="answer")
     def run_answer(self, backend: Backend, key: int, question: str,
                    history: Sequence[tuple[str, str]], claim: int | None, use_llm: bool,
-                   cancel: threading.Event) -> None:
+                   cancel: threading.Event,
+                   knobs: tuple[int, str, int | None] | None = None) -> None:
         from ..pipeline import Done, Notice, PromptReady, Retrieved, Token
 
         worker = get_current_worker()
@@ -334,8 +338,13 @@ class ChatScreen(Screen[None]):
                 from ..ingest import language_of
 
                 pinned = backend.claim_passages(claim, language_of(question))
-            events = backend.ask(question, history=history, claim=claim, pinned=pinned,
-                                 use_llm=use_llm, cancel=cancel)
+            if knobs is not None:  # the inspector's re-run: other retrieval, no history
+                k, leg, only_claim = knobs
+                events = backend.ask_tuned(question, k=k, leg=leg, claim=only_claim,
+                                           use_llm=use_llm, cancel=cancel)
+            else:
+                events = backend.ask(question, history=history, claim=claim, pinned=pinned,
+                                     use_llm=use_llm, cancel=cancel)
             with contextlib.closing(events):  # type: ignore[type-var]
                 for event in events:
                     if worker.is_cancelled:
@@ -693,6 +702,56 @@ class ChatScreen(Screen[None]):
         from .screens import TextPrompt
 
         self.app.push_screen(TextPrompt("Export the chat to Markdown: file", str(default)), chosen)
+
+    # ------------------------------------------------------------ the RAG lab
+
+    @on(InspectorPanel.Rerun)
+    async def on_rerun(self, event: InspectorPanel.Rerun) -> None:
+        """Ask the selected question again with the inspector's retrieval knobs."""
+        if self.selected is None:
+            self.notify("Select an answer first, then re-run it with other retrieval.",
+                        severity="warning")
+            return
+        await self.ask(self.selected.question, knobs=(event.k, event.leg, event.claim))
+        self.notify(f"Re-asked with {event.label}.", title="Retrieval knobs")
+
+    def action_compare(self) -> None:
+        """Compare without sources: the selected answer beside the bare model's (the RAG lab)."""
+        turn = self.selected
+        if turn is None or not turn.finished or turn.status not in ("done", "stopped"):
+            self.notify("Select a finished answer first (Ctrl+↑/↓), then compare it without "
+                        "sources.", severity="warning")
+            return
+        if self.backend is None or self.engine_state in ("starting", "loading", "error"):
+            self.notify("The tutor is not ready yet; compare when it is.", severity="warning")
+            return
+        if self._active is not None:
+            self.notify("Wait for the answer to finish (or press Esc) before comparing.",
+                        severity="warning")
+            return
+        from .lab_screen import LabScreen
+
+        self.app.push_screen(LabScreen(self.backend, turn.view, self._model_ready(),
+                                       self.settings.k))
+
+    def action_lesson(self) -> None:
+        """The RAG lesson: the selected question (or a default one) walked through step by step."""
+        if self.backend is None or self.engine_state in ("starting", "loading", "error"):
+            self.notify("The tutor is not ready yet; open the lesson when it is.",
+                        severity="warning")
+            return
+        if self._active is not None:
+            self.notify("Wait for the answer to finish (or press Esc) before the lesson.",
+                        severity="warning")
+            return
+        from .lesson import DEFAULT_QUESTION, LessonScreen
+
+        question = self.selected.question if self.selected is not None else DEFAULT_QUESTION
+        self.app.push_screen(LessonScreen(self.backend, question, self._model_ready(),
+                                          self.settings.k))
+
+    def _model_ready(self) -> bool:
+        return self.use_llm and self.engine_state == "ready"
 
     # ------------------------------------------------------------ other screens
 

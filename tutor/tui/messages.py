@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from ..pipeline import Done, PromptReady, Retrieved
+    from ..pipeline import Done, Event, PromptReady, Retrieved
+    from ..retrieve import Hit
 
 
 # ---------------------------------------------------------------- engine start-up
@@ -97,6 +98,45 @@ class AnswerDone(AnswerMessage):
 class AnswerFailed(AnswerMessage):
     def __init__(self, key: int, error: str) -> None:
         super().__init__(key)
+        self.error = error
+
+
+# ---------------------------------------------------------------- the RAG lab and lesson
+
+
+class LabEvent(Message):
+    """An answer event for one side of the lab: ``side`` is ``with`` or ``without`` (sources);
+    ``run`` tells a stopped or superseded run's late events from the current one's."""
+
+    def __init__(self, run: int, side: str, event: Event) -> None:
+        super().__init__()
+        self.run = run
+        self.side = side
+        self.event = event
+
+
+class LabFailed(Message):
+    def __init__(self, run: int, side: str, error: str) -> None:
+        super().__init__()
+        self.run = run
+        self.side = side
+        self.error = error
+
+
+class LabLegs(Message):
+    """The RAG lesson: each leg's ranking for the question (``dense``, ``lexical``, ``hybrid``)."""
+
+    def __init__(self, run: int, legs: dict[str, list[Hit]]) -> None:
+        super().__init__()
+        self.run = run
+        self.legs = legs
+
+
+class LessonDone(Message):
+    """The RAG lesson's worker has gathered everything (or failed with ``error``)."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__()
         self.error = error
 
 

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Static, TextArea
+from textual.widgets import Button, Static, TextArea
 
 from ..history import cited_numbers
 
@@ -268,13 +268,36 @@ def timings_text(view: AnswerView) -> Text:
 
 
 class InspectorPanel(Vertical):
-    """The exact prompt the model received and its token budget against n_ctx."""
+    """The exact prompt the model received and its token budget against n_ctx; above them, the
+    retrieval knobs and a button that re-asks the selected question with them."""
+
+    class Rerun(Message):
+        def __init__(self, k: int, leg: str, claim: int | None, label: str) -> None:
+            super().__init__()
+            self.k, self.leg, self.claim, self.label = k, leg, claim, label
+
+    def __init__(self, k: int = 3, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.k = k
 
     def compose(self) -> ComposeResult:
+        from .knobs import RetrievalKnobs
+
+        with Horizontal(id="inspector-knobs"):
+            yield RetrievalKnobs(self.k)
+            yield Button("Re-run", id="rerun", tooltip="ask the selected question again with "
+                         "these retrieval knobs")
         yield Static(Text("Select an answer to see its prompt.", style="dim"), id="budget")
         yield Static("", id="timings")
         yield TextArea("", id="prompt-text", read_only=True, soft_wrap=True,
                        show_line_numbers=False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        from .knobs import RetrievalKnobs
+
+        event.stop()
+        knobs = self.query_one(RetrievalKnobs)
+        self.post_message(self.Rerun(*knobs.values(), knobs.describe()))
 
     def show(self, view: AnswerView | None) -> None:
         budget = self.query_one("#budget", Static)

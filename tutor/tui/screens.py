@@ -34,6 +34,7 @@ KEYS: list[tuple[str, str]] = [
     ("F3", "quiz"),
     ("F4", "pick the model (GGUF files in models/)"),
     ("F6", "add documents: a path, folder or glob; Esc cancels a running add"),
+    ("F7", "RAG lab: the selected question answered with and without sources"),
     ("F8", "settings (number of sources, temperature, embedder)"),
     ("Ctrl+P", "command palette: every action, plus themes"),
     ("Tab / Shift+Tab", "move between the panels"),

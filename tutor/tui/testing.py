@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,12 @@ DEFAULT_ANSWER = ("Claim 1 says that **LLMs get predictably better** as we spend
                   "- What is predictable is the loss, not each skill [2].\n"
                   "- Which skills appear is the topic of claim 2 [3].")
 
+# what the bare model says to "What does claim 1 say?" in the snapshots: an invented figure and a
+# name no passage gives, next to one the passages do give
+BARE_ANSWER = ("Claim 1 says that language models get about 12% better every year, as Smith et al. "
+               "showed in 2019. The scaling laws of Kaplan et al. explain why bigger models learn "
+               "faster.")
+
 
 def make_hits(specs: Sequence[dict[str, Any]] = DEFAULT_HITS) -> list[Hit]:
     return [Hit(rank=i, pinned=False, **spec) for i, spec in enumerate(specs, 1)]
@@ -79,6 +85,7 @@ class Script:
     gate_after: int = 3
     error: str | None = None  # raise RuntimeError(error) after retrieval
     notice: str | None = None
+    bare: str = BARE_ANSWER  # the answer without sources (the RAG lab)
 
 
 class ScriptedBackend:
@@ -225,19 +232,70 @@ class ScriptedBackend:
             return self._scripts[self._next - 1]
         return Script()
 
+    def _last_script(self, question: str) -> Script:
+        """The script of the latest answer, without using up the next one (the lab re-asks it)."""
+        if callable(self._scripts):
+            return self._scripts(question)
+        return self._scripts[self._next - 1] if self._next else Script()
+
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
             claim: int | None = None, pinned: Sequence[Hit] = (), use_llm: bool = True,
             cancel: threading.Event | None = None) -> Iterator[Event]:
         with self._lock:
             yield from self._ask(question, history, claim, pinned, use_llm, cancel)
 
+    def ask_tuned(self, question: str, *, k: int, leg: str, claim: int | None = None,
+                  use_llm: bool = True, cancel: threading.Event | None = None) -> Iterator[Event]:
+        with self._lock:
+            yield from self._ask(question, (), claim, (), use_llm, cancel, k=k, leg=leg,
+                                 script=self._last_script(question))
+
+    def search(self, question: str, *, k: int, leg: str) -> list[Hit]:
+        return _leg_hits(make_hits(self._last_script(question).hits), leg)[:k]
+
+    def ask_bare(self, question: str, *, use_llm: bool = True,
+                 cancel: threading.Event | None = None) -> Iterator[Event]:
+        with self._lock:
+            self.calls.append({"question": question, "bare": True, "use_llm": use_llm})
+            script = self._last_script(question)
+            timings = {"retrieval_ms": 0.0, "first_token_ms": 0.0, "total_ms": 0.0,
+                       "completion_tokens": 0, "tokens_per_s": 0.0}
+            if not use_llm or self._model is None:
+                from ..lab import NO_MODEL
+
+                yield Notice(NO_MODEL)
+                yield Done(question, "", [], None, timings, covered=False, stopped_by="no-llm")
+                return
+            from ..lab import BARE_SYSTEM_PROMPT
+
+            prompt = (f"<|im_start|>system\n{BARE_SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
+                      f"{question}<|im_end|>\n<|im_start|>assistant\n")
+            total = _count(prompt)
+            ready = PromptReady(prompt, total, self.settings.n_ctx,
+                                {"n_ctx": self.settings.n_ctx, "prompt": total, "sources": 0,
+                                 "history": 0, "history_turns": 0, "sources_used": 0,
+                                 "answer_reserved": 256,
+                                 "free": self.settings.n_ctx - total - 256}, "")
+            yield ready
+            said, stopped = yield from self._stream(script, script.bare, cancel)
+            timings.update({"first_token_ms": 120.0, "total_ms": 700.0,
+                            "completion_tokens": len(said), "tokens_per_s": 45.0,
+                            "prompt_tokens": total})
+            yield Done(question, "".join(said).strip(), [], self._model, timings, covered=False,
+                       stopped_by=stopped, prompt=prompt, budget=ready.budget)
+
     def _ask(self, question: str, history: Sequence[tuple[str, str]], claim: int | None,
-             pinned: Sequence[Hit], use_llm: bool, cancel: threading.Event | None) -> Iterator[Event]:
+             pinned: Sequence[Hit], use_llm: bool, cancel: threading.Event | None,
+             k: int | None = None, leg: str = "hybrid",
+             script: Script | None = None) -> Iterator[Event]:
         self.calls.append({"question": question, "history": list(history), "claim": claim,
-                           "pinned": [h.chunk_id for h in pinned], "use_llm": use_llm})
-        script = self._script(question)
-        hits = list(pinned) + make_hits(script.hits)
-        hits = hits[: max(self.settings.k, len(pinned))]
+                           "pinned": [h.chunk_id for h in pinned], "use_llm": use_llm,
+                           **({"k": k, "leg": leg} if k is not None else {})})
+        script = script or self._script(question)
+        hits = list(pinned) + _leg_hits(make_hits(script.hits), leg)
+        if k is not None and claim:  # the lab's claim filter
+            hits = [h for h in hits if claim in h.claims]
+        hits = hits[: max(k or self.settings.k, len(pinned))]
         for i, h in enumerate(hits, 1):
             h.rank = i
         t0 = time.perf_counter()
@@ -259,9 +317,22 @@ class ScriptedBackend:
             return
         ready = fake_prompt(question, hits, history, self.settings.n_ctx)
         yield ready
+        said, stopped = yield from self._stream(script, script.answer, cancel)
+        answer = "".join(said).strip()
+        timings.update({"first_token_ms": 150.0, "total_ms": 900.0,
+                        "completion_tokens": len(said), "tokens_per_s": 42.0,
+                        "prompt_tokens": ready.prompt_tokens})
+        del t0
+        yield Done(question, answer, hits, self._model, timings, covered=True, stopped_by=stopped,
+                   prompt=ready.prompt, budget=ready.budget)
+
+    @staticmethod
+    def _stream(script: Script, text: str,
+                cancel: threading.Event | None) -> Generator[Event, None, tuple[list[str], str]]:
+        """Yield ``text`` a piece at a time, honouring the script's gate and delay and ``cancel``."""
         said: list[str] = []
         stopped = "stop"
-        for i, piece in enumerate(pieces_of(script.answer)):
+        for i, piece in enumerate(pieces_of(text)):
             if cancel is not None and cancel.is_set():
                 stopped = "cancelled"
                 break
@@ -277,13 +348,22 @@ class ScriptedBackend:
                 time.sleep(script.token_delay)
             said.append(piece)
             yield Token(piece)
-        answer = "".join(said).strip()
-        timings.update({"first_token_ms": 150.0, "total_ms": 900.0,
-                        "completion_tokens": len(said), "tokens_per_s": 42.0,
-                        "prompt_tokens": ready.prompt_tokens})
-        del t0
-        yield Done(question, answer, hits, self._model, timings, covered=True, stopped_by=stopped,
-                   prompt=ready.prompt, budget=ready.budget)
+        return said, stopped
+
+
+def _leg_hits(hits: list[Hit], leg: str) -> list[Hit]:
+    """The scripted hits one leg would find, in that leg's order (``hybrid``: as scripted)."""
+    if leg == "hybrid":
+        return hits
+    attr = "dense_rank" if leg == "dense" else "lexical_rank"
+    found = sorted((h for h in hits if getattr(h, attr) is not None), key=lambda h: getattr(h, attr))
+    for h in found:
+        setattr(h, "lexical_rank" if leg == "dense" else "dense_rank", None)
+        if leg == "dense":
+            h.lexical = None
+        else:
+            h.dense = None
+    return found
 
 
 def _count(text: str) -> int:

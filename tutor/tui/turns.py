@@ -112,6 +112,7 @@ class TurnView(Vertical):
         self.key = key
         self.question = question
         self.claim = claim
+        self.knobs: tuple[int, str, int | None] | None = None  # a re-run with the inspector's knobs
         self.view = AnswerView(question=question, state="queued")
         self.streamed = ""
         self.notices: list[str] = []
