@@ -77,7 +77,7 @@ def test_wrong_choice_says_why():
     ("c1-gpt4-smaller-runs", "10000", "correct"),
     ("c1-gpt4-smaller-runs", "10,000x", "correct"),
     ("c1-gpt4-smaller-runs", "1万", "correct"),
-    ("c6-next-token-gpt3", "49 %", "correct"),
+    ("c6-next-token-direction", "Worse", "correct"),
     ("c4-sandbagging", "Sandbaging", "correct"),   # one typo in 11 letters
     ("c4-sandbagging", "sandbxgxng", "wrong"),     # two typos is too many
     ("c2-examples-cot", "chain of thought", "correct"),

@@ -52,7 +52,10 @@ def test_referenced_claims(query, expected):
 
 def test_english_question_finds_its_note(tutor_engine):
     hits = tutor_engine.retriever.search("What is sycophancy?", k=3).hits
-    assert hits[0].doc_id == "claim-4"
+    # the glossary's definition may come first ("What is X?" is what it is for); the claim's
+    # note must be among the first three
+    assert hits[0].doc_id in {"claim-4", "glossary"}
+    assert "claim-4" in {h.doc_id for h in hits}
     assert "ycophancy" in hits[0].text
     assert set(hits[0].legs) == {"dense", "lexical"}
 
