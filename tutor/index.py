@@ -446,15 +446,18 @@ class Index:
                 (doc.doc_id, "update" if old else "add", "pending", json.dumps(ids),
                  json.dumps(old_ids), now_utc()))
             jid = cur.lastrowid
+            # groups of like length (shortest first), so a batch is padded little
+            order = sorted(range(len(ids)), key=lambda i: len(embed_texts[i]))
             try:
-                for start in range(0, len(ids), EMBED_GROUP):
-                    end = start + EMBED_GROUP
+                for start in range(0, len(order), EMBED_GROUP):
+                    group = order[start:start + EMBED_GROUP]
                     if progress.cancelled():
                         raise InterruptedError("cancelled")
-                    vectors = self.embedder.embed(embed_texts[start:end], progress=progress.embedded,
+                    vectors = self.embedder.embed([embed_texts[i] for i in group],
+                                                  progress=progress.embedded,
                                                   cancelled=progress.cancelled)
-                    self.store.add(ids[start:end], vectors, [c.text for c in chunks[start:end]],
-                                   metas[start:end])
+                    self.store.add([ids[i] for i in group], vectors,
+                                   [chunks[i].text for i in group], [metas[i] for i in group])
             except BaseException:
                 # roll back now; if this process dies instead, recover() does it on next start
                 with contextlib.suppress(Exception):
