@@ -46,8 +46,11 @@ TUTOR = str(Path(PY).with_name("tutor"))
 QUESTION = "What is sycophancy?"
 
 
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + system) of each command's runs
+
+
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of one process."""
+    """Wall seconds, peak RSS (MB) and stdout of one process; its CPU seconds go to ``CPU``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})}, cwd=ROOT)
@@ -61,6 +64,7 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float
     for t in readers:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU.setdefault(" ".join(cmd), []).append(usage.ru_utime + usage.ru_stime)
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{streams['err'][-2000:]}")
     return wall, usage.ru_maxrss / 1024, streams["out"]
@@ -68,6 +72,11 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float
 
 def median_wall(cmd: list[str], rounds: int) -> float:
     return statistics.median(run(cmd)[0] for _ in range(rounds))
+
+
+def median_cpu(cmd: list[str]) -> float:
+    """CPU seconds of the runs so far: unlike wall time, barely moved by other load."""
+    return statistics.median(CPU[" ".join(cmd)])
 
 
 # ---------------------------------------------------------------- the papers
@@ -126,10 +135,10 @@ texts = [r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT embed_text F
 torch.set_num_threads(os.cpu_count() or 2)
 model = SentenceTransformer(str(default_embedder_path()), device="cpu")
 model.encode(texts[:32], batch_size=32)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
 print(json.dumps({"chunks": len(texts), "seconds": time.perf_counter() - t0,
-                  "threads": torch.get_num_threads()}))
+                  "cpu_seconds": time.process_time() - c0, "threads": torch.get_num_threads()}))
 """
 
 TORCH_CHECK = """
@@ -180,15 +189,24 @@ def main() -> int:
 
     # an indexed home (the bundled corpus), then cold processes on it
     res["first_start_s"] = run([TUTOR, "--home", str(home), "corpus", "list"])[0]
-    res["import_torch_st_s"] = median_wall([PY, "-c", "import torch, sentence_transformers"],
-                                           args.rounds)
-    res["search_cold_s"] = median_wall([TUTOR, "--home", str(home), "search", QUESTION],
-                                       args.rounds)
-    res["ask_no_llm_cold_s"] = median_wall([TUTOR, "--home", str(home), "ask", "--no-llm",
-                                            QUESTION], args.rounds)
+    imp = [PY, "-c", "import torch, sentence_transformers"]
+    search = [TUTOR, "--home", str(home), "search", QUESTION]
+    ask = [TUTOR, "--home", str(home), "ask", "--no-llm", QUESTION]
+    walls: dict[str, list[float]] = {"imp": [], "search": [], "ask": []}
+    for _ in range(args.rounds):  # interleaved, so load from elsewhere falls on all three alike
+        for key, cmd in (("imp", imp), ("search", search), ("ask", ask)):
+            walls[key].append(run(cmd)[0])
+    res["import_torch_st_s"] = statistics.median(walls["imp"])
+    res["search_cold_s"] = statistics.median(walls["search"])
+    res["ask_no_llm_cold_s"] = statistics.median(walls["ask"])
+    res["import_torch_st_cpu_s"] = median_cpu(imp)
+    res["search_cold_cpu_s"] = median_cpu(search)
+    res["ask_no_llm_cold_cpu_s"] = median_cpu(ask)
+    res["load_average"] = os.getloadavg()[0]
     out = run([PY, "-c", TORCH_CHECK, "--home", str(home), "search", QUESTION])[2]
     res["search_imports_torch"] = "TORCH_IMPORTED" in out
     res["search_ratio"] = res["search_cold_s"] / res["import_torch_st_s"]
+    res["search_cpu_ratio"] = res["search_cold_cpu_s"] / res["import_torch_st_cpu_s"]
 
     if not args.skip_tui:
         res["chat_ready_indexed"] = engine_ready(home)
@@ -197,7 +215,8 @@ def main() -> int:
     # ingestion: tutor add (whole process) against the raw embedder on the same chunks
     papers = make_papers(work, args.papers, args.pages)
     add_home = work / "add-home"
-    wall, rss, out = run([TUTOR, "--home", str(add_home), "add", "--json", *map(str, papers)])
+    add = [TUTOR, "--home", str(add_home), "add", "--json", *map(str, papers)]
+    wall, rss, out = run(add)
     chunks = sum(json.loads(line)["chunks"] for line in out.splitlines() if line.strip())
     raw_wall, raw_rss, raw_out = run([PY, "-c", RAW, str(add_home / "index.sqlite"), str(ROOT)])
     raw = json.loads(raw_out.strip().splitlines()[-1])
@@ -205,10 +224,13 @@ def main() -> int:
         "papers": args.papers, "pages": args.papers * args.pages,
         "pdf_mb": round(sum(p.stat().st_size for p in papers) / 1e6, 2), "chunks": chunks,
         "add_seconds": round(wall, 2), "add_chunks_per_s": round(chunks / wall, 2),
-        "add_peak_rss_mb": round(rss, 1),
+        "add_peak_rss_mb": round(rss, 1), "add_cpu_s": round(median_cpu(add), 2),
+        "raw_cpu_s": round(raw["cpu_seconds"], 2),
         "raw_seconds": round(raw["seconds"], 2), "raw_chunks_per_s": round(raw["chunks"] / raw["seconds"], 2),
         "raw_threads": raw["threads"], "raw_peak_rss_mb": round(raw_rss, 1)}
     res["ingest"]["ratio"] = round(res["ingest"]["add_chunks_per_s"] / res["ingest"]["raw_chunks_per_s"], 3)
+    # chunks per CPU-second, the whole add process against the raw encode alone
+    res["ingest"]["cpu_ratio"] = round(res["ingest"]["raw_cpu_s"] / res["ingest"]["add_cpu_s"], 3)
 
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "startup.json").write_text(json.dumps(res, indent=1), encoding="utf-8")
@@ -223,11 +245,14 @@ def table(res: dict) -> str:
     g = res["ingest"]
     lines = ["| start-up and ingestion (one run) | figure | baseline in the same run |",
              "|---|---|---|",
-             f"| cold `tutor search` (indexed home, new process) | {res['search_cold_s']:.2f} s, "
-             f"torch imported: {'yes' if res['search_imports_torch'] else 'no'} | importing torch + "
-             f"sentence-transformers alone: {res['import_torch_st_s']:.2f} s "
-             f"(ratio {res['search_ratio']:.2f}) |",
-             f"| cold `tutor ask --no-llm` | {res['ask_no_llm_cold_s']:.2f} s | same |"]
+             f"| cold `tutor search` (indexed home, new process) | {res['search_cold_s']:.2f} s "
+             f"wall, {res['search_cold_cpu_s']:.2f} s CPU; torch imported: "
+             f"{'yes' if res['search_imports_torch'] else 'no'} | a process that only imports torch "
+             f"+ sentence-transformers: {res['import_torch_st_s']:.2f} s wall, "
+             f"{res['import_torch_st_cpu_s']:.2f} s CPU (ratio {res['search_ratio']:.2f} wall, "
+             f"{res['search_cpu_ratio']:.2f} CPU) |",
+             f"| cold `tutor ask --no-llm` | {res['ask_no_llm_cold_s']:.2f} s wall, "
+             f"{res['ask_no_llm_cold_cpu_s']:.2f} s CPU | same |"]
     for key, name in (("chat_ready_indexed", "indexed home"), ("chat_ready_fresh", "fresh home")):
         if key in res:
             r = res[key]
@@ -238,7 +263,8 @@ def table(res: dict) -> str:
                  f"chunks), whole process | {g['add_chunks_per_s']:.1f} chunks/s ({g['add_seconds']:.1f} s), "
                  f"peak RSS {g['add_peak_rss_mb']:.0f} MB | raw sentence-transformers on "
                  f"{g['raw_threads']} threads, same chunks: {g['raw_chunks_per_s']:.1f} chunks/s, peak RSS "
-                 f"{g['raw_peak_rss_mb']:.0f} MB (ratio {g['ratio']:.2f}) |")
+                 f"{g['raw_peak_rss_mb']:.0f} MB (ratio {g['ratio']:.2f}; per CPU-second "
+                 f"{g['cpu_ratio']:.2f}) |")
     return "\n".join(lines)
 
 

@@ -107,7 +107,7 @@ class _CliProgress:
             elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
             if elapsed > 0:
                 done = self.bar.tasks[self.chunks].completed
-                self.bar.update(self.chunks, rate=f"{done / elapsed:.1f}/s")
+                self.bar.update(self.chunks, rate=f"{done / elapsed:.1f} chunks/s")
 
     def file_done(self, result) -> None:  # type: ignore[no-untyped-def]
         if self.bar is not None:

@@ -86,7 +86,7 @@ class TutorBackend:
         return replace(settings, n_threads=max(1, (os.cpu_count() or 2) - 1))
 
     def open(self, progress: Any) -> list[str]:
-        self._tutor = Tutor(self.settings)  # the embedder keeps every core (bulk indexing)
+        self._tutor = Tutor(self.settings)  # the embedder: every core, one fewer while answering
         self._tutor.settings = self._model_settings(self.settings)
         return self._tutor.prepare(progress)
 
@@ -103,7 +103,10 @@ class TutorBackend:
         with self._lock:
             events = self.tutor.ask(question, history=history, claim=claim, pinned=pinned,
                                     use_llm=use_llm, cancel=cancel)
-            with contextlib.closing(events):
+            # while the model writes, an Add screen's embedding leaves it a core
+            sharing = self.tutor.index.embedder.sharing_cores() if use_llm \
+                else contextlib.nullcontext()
+            with sharing, contextlib.closing(events):
                 yield from events
 
     def claim_passages(self, claim: int, language: str = "en") -> list[Hit]:
