@@ -49,6 +49,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py --write-readme --scale 10000
 	$(BIN)/python benchmarks/quiz_bench.py --write-readme
+	$(BIN)/python benchmarks/startup.py --write-readme
 
 contract: setup
 	$(BIN)/python ../shared/tools/contract-check
