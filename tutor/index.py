@@ -353,19 +353,19 @@ class Index:
         """
         gen = self.generation
         if self._lexical is None or gen != self._lexical_gen:
-            self._lexical = self._sync_lexical(self._lexical)
-            self._lexical_gen = gen
+            # a new object, swapped in whole: another thread may be searching the old one
+            self._lexical, self._lexical_gen = self._sync_lexical(), gen
         return self._lexical
 
-    def _sync_lexical(self, bm: BM25 | None) -> BM25:
+    def _sync_lexical(self) -> BM25:
         path = self.home / LEXICAL_SNAPSHOT
         key = _lexical_key()
-        if bm is None:
-            with contextlib.suppress(Exception):  # missing, damaged, or another tokeniser's
-                with open(path, "rb") as f:
-                    saved = pickle.load(f)
-                if saved.get("key") == key and isinstance(saved.get("bm25"), BM25):
-                    bm = saved["bm25"]
+        bm = None
+        with contextlib.suppress(Exception):  # missing, damaged, or another tokeniser's
+            with open(path, "rb") as f:
+                saved = pickle.load(f)
+            if saved.get("key") == key and isinstance(saved.get("bm25"), BM25):
+                bm = saved["bm25"]
         bm = bm or BM25()
         held = bm.ids()
         current = self.known_chunk_ids()
