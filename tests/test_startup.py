@@ -32,6 +32,21 @@ def test_the_default_embedder_has_a_checked_onnx_export():
     assert emb.runtime == f"onnx:{onnx.name}"
 
 
+def test_the_onnx_path_agrees_with_sentence_transformers_on_the_question_set():
+    import json
+
+    import numpy as np
+
+    questions = [json.loads(line)["question"] for line in
+                 (ROOT / "benchmarks" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    onnx = np.array(Embedder(backend="onnx").embed(questions))
+    st = np.array(Embedder(backend="sentence-transformers").embed(questions))
+    cosine = (onnx * st).sum(axis=1)
+    assert len(questions) >= 100 and cosine.min() >= 0.999, cosine.min()
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-4)
+
+
 def test_cold_search_and_ask_do_not_import_torch(cli_home):
     for args in (["search", "What is sycophancy?", "--json"],
                  ["ask", "--no-llm", "What is sycophancy?", "--json"]):
