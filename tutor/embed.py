@@ -43,6 +43,7 @@ ONNX_DIR = Path(__file__).resolve().parent.parent / "models" / "onnx"
 COSINE_FLOOR = 0.999  # an export that differs more from sentence-transformers is not installed
 EXPORT_FORMAT = 1  # bump when the exported graph's inputs or outputs change
 ONNX_BATCH = 8  # texts per ONNX Runtime call (see Embedder.embed)
+SMALL_INPUT = 4000  # characters: an input this small is embedded on one thread (Embedder.embed)
 
 
 class EmbedderError(Exception):
@@ -328,20 +329,24 @@ class Embedder:
 
         Texts are embedded in batches sorted by length (little padding), so memory stays
         bounded; ``progress`` is told after each batch, ``cancelled`` is asked before each.
-        A single short text (a query) runs on one thread: splitting it costs more than it saves.
+        Small inputs (a query, an answer's candidate sentences, a quiz answer: up to
+        ``SMALL_INPUT`` characters in all) run on one thread, in the session a query loads:
+        making a second, multi-threaded session would cost more than it saves.
         ONNX batches are small by default (``ONNX_BATCH``): ONNX Runtime keeps the largest
         batch's activations, so 32 chunks of 256 tokens cost 1.1 GB at peak against 0.5 GB for
         8, which were also no slower per chunk (measured on 2 cores).
         """
         model = self._load()
         batch_size = batch_size or (ONNX_BATCH if isinstance(model, _OnnxModel) else 32)
+        threads = 1 if sum(map(len, texts)) <= SMALL_INPUT else self.threads()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[list[float] | None] = [None] * len(texts)
         for start in range(0, len(order), batch_size):
             if cancelled and cancelled():
                 raise InterruptedError("cancelled")
             idx = order[start:start + batch_size]
-            threads = 1 if len(texts) == 1 else self.threads()
+            if threads > 1:  # a model may have started generating since the last batch
+                threads = self.threads()
             for i, vec in zip(idx, self._encode(model, [texts[i] for i in idx], threads)):
                 out[i] = vec
             if progress:
