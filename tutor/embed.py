@@ -154,7 +154,7 @@ class Embedder:
             raise EmbedderError(f"unknown embedder backend {backend!r}")
         self._threads = threads
         self._forced = backend
-        self._onnx_dir = onnx_dir or ONNX_DIR
+        self._onnx_dir = Path(onnx_dir) if onnx_dir else ONNX_DIR
         self._identity: str | None = None
         self._backend: str | None = None
         self._notice: str | None = None
@@ -184,7 +184,8 @@ class Embedder:
         try:
             record = json.loads(record_path.read_text())
         except FileNotFoundError:
-            reason = f"no ONNX export of {self.path.name} in {self._onnx_dir} (`make setup` makes it)"
+            reason = (f"no ONNX export of {self.path} in {self._onnx_dir} (`make setup` makes "
+                      f"the bundled model's; `python -m tutor.embed export FOLDER` any other)")
         except (OSError, ValueError) as exc:
             reason = f"{record_path} cannot be read ({exc})"
         else:
