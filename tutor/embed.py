@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import threading
@@ -195,12 +196,10 @@ class Embedder:
                 reason = f"{onnx_path} is missing or incomplete"
             elif float(record.get("min_cosine", 0)) < COSINE_FLOOR:
                 reason = f"{onnx_path} failed its check against sentence-transformers"
-        if reason is None:
-            try:
-                import onnxruntime  # noqa: F401
-                import tokenizers  # noqa: F401
-            except ImportError as exc:
-                reason = f"{exc.name} is not installed"
+        if reason is None:  # looked up, not imported: an unchanged `tutor add` needs neither
+            missing = [m for m in ("onnxruntime", "tokenizers") if importlib.util.find_spec(m) is None]
+            if missing:
+                reason = f"{missing[0]} is not installed"
         if reason:
             self._notice = (f"embedding with sentence-transformers, which adds several seconds "
                             f"of start-up (torch): {reason}")
