@@ -107,7 +107,7 @@ class _CliProgress:
             elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
             if elapsed > 0:
                 done = self.bar.tasks[self.chunks].completed
-                self.bar.update(self.chunks, rate=f"{done / elapsed:.1f} chunks/s")
+                self.bar.update(self.chunks, rate=f"{done / elapsed:.1f}/s")
 
     def file_done(self, result) -> None:  # type: ignore[no-untyped-def]
         if self.bar is not None:
@@ -455,8 +455,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_corpus)
 
     p = sub.add_parser("quiz", parents=[common], help="the quiz: TUI, or `list` / `grade` for scripts")
-    p.add_argument("--claim", type=int, choices=range(1, 9), metavar="N",
-                   help="a session on claim N's items only")
     qsub = p.add_subparsers(dest="quiz_cmd", metavar="ACTION")
     q = qsub.add_parser("list", parents=[common], help="the question bank")
     q.add_argument("--json", action="store_true")
