@@ -455,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_corpus)
 
     p = sub.add_parser("quiz", parents=[common], help="the quiz: TUI, or `list` / `grade` for scripts")
+    p.add_argument("--claim", type=int, choices=range(1, 9), metavar="N",
+                   help="a session on claim N's items only")
     qsub = p.add_subparsers(dest="quiz_cmd", metavar="ACTION")
     q = qsub.add_parser("list", parents=[common], help="the question bank")
     q.add_argument("--json", action="store_true")
