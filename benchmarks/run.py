@@ -193,7 +193,8 @@ def table(res: dict) -> str:
         lines.append(f"| ingest {sc['chunks']} synthetic chunks | {sc['chunks_per_s']:.0f} chunks/s, "
                      f"peak RSS {sc['peak_rss_mb']:.0f} MB |")
         lines.append(f"| search at {sc['chunks']} chunks | p50 {sc['search_p50_ms']:.1f} ms, "
-                     f"p95 {sc['search_p95_ms']:.1f} ms |")
+                     f"p95 {sc['search_p95_ms']:.1f} ms; cold `tutor search` process "
+                     f"{sc.get('search_cold_s', float('nan')):.2f} s |")
         if "pdf" in sc:
             p = sc["pdf"]
             lines.append(f"| ingest {p['case']}: {p['chunks']} chunks, cited by page | {p['seconds']:.0f} s "

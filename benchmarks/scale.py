@@ -134,12 +134,28 @@ def _ingest_and_search(index, paths: list[str]) -> dict:  # type: ignore[no-unty
         retriever.search(q, k=5)
         lat.append((time.perf_counter() - t1) * 1000)
     lat.sort()
+    cold = _cold_search(index)
     return {"chunks": chunks, "seconds": round(elapsed, 1), "chunks_per_s": round(chunks / elapsed, 2),
+            "search_cold_s": cold,
             "rss_before_ingest_mb": round(rss_before, 1), "rss_during_ingest_mb": quarters,
             "peak_rss_mb": round(_peak_mb(), 1), "search_first_ms": round(first_ms, 1),
             "search_p50_ms": round(statistics.median(lat), 1),
             "search_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 1), "searches": len(lat),
             "prepare_s": round((progress.embedding_started or t0) - t0, 2)}
+
+
+def _cold_search(index) -> float:  # type: ignore[no-untyped-def]
+    """Wall time of a new `tutor search` process on this home (median of three): start-up,
+    the index check, loading the query embedder and the lexical index, and the search."""
+    tutor = str(Path(sys.executable).with_name("tutor"))
+    env = {**os.environ, "TUTOR_CORPUS": str(index.settings.corpus_dir)}
+    walls = []
+    for q in QUERIES[:3]:
+        t0 = time.perf_counter()
+        subprocess.run([tutor, "--home", str(index.home), "search", q], capture_output=True,
+                       check=True, env=env, cwd=ROOT)
+        walls.append(time.perf_counter() - t0)
+    return round(statistics.median(walls), 2)
 
 
 def _synthetic_child(n_chunks: int) -> dict:

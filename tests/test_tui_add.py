@@ -110,6 +110,8 @@ async def test_escape_cancels_a_running_add_and_keeps_nothing(tmp_path: Path) ->
                          what="the file label")
         bar = screen.query_one("#add-progress", ProgressBar)
         assert (bar.total, bar.progress) == (3, 1)
+        rate = str(screen.query_one("#add-rate").render())  # type: ignore[attr-defined]
+        assert rate.endswith(" chunks/s") and float(rate.split()[0]) > 0
         await pilot.press("escape")
         await wait_until(pilot, lambda: not screen.busy, what="the cancel")
         assert isinstance(app.screen, AddScreen)  # Esc while adding cancels, it does not close

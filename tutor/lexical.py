@@ -87,6 +87,10 @@ class BM25:
     def __len__(self) -> int:
         return len(self._lengths)
 
+    def ids(self) -> set[str]:
+        """The chunk ids indexed."""
+        return set(self._lengths)
+
     def add(self, chunk_id: str, text: str) -> None:
         if chunk_id in self._lengths:
             self.remove([chunk_id])

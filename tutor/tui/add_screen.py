@@ -15,6 +15,7 @@ that one add and is cleared from the box at once; it is kept and shown nowhere.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,8 @@ class AddScreen(Screen[None]):
     AddScreen #add-path { width: 1fr; }
     AddScreen #add-go { min-width: 8; }
     AddScreen #add-file { height: 1; margin-top: 1; }
-    AddScreen #add-progress { margin-bottom: 1; }
+    AddScreen #add-progress { margin-bottom: 0; }
+    AddScreen #add-rate { height: 1; margin-bottom: 1; color: $text-muted; }
     AddScreen #add-log { height: 1fr; border: round $secondary; }
     AddScreen #add-help { height: auto; color: $text-muted; }
     AddScreen #add-password-row { height: auto; display: none; }
@@ -139,6 +141,7 @@ class AddScreen(Screen[None]):
         self.chunks_total = 0
         self.chunks_done = 0
         self.locked: list[str] = []  # encrypted PDFs waiting for their password
+        self.embed_started: float | None = None  # when this add's first chunks were planned
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -159,6 +162,7 @@ class AddScreen(Screen[None]):
                                 password=True, id="add-password")
                 yield Label("idle", id="add-file")
                 yield ProgressBar(id="add-progress", total=None, show_eta=False)
+                yield Label("", id="add-rate")
                 yield RichLog(id="add-log", wrap=False, markup=False, highlight=False)
         yield Footer()
 
@@ -220,6 +224,8 @@ class AddScreen(Screen[None]):
         self.cancel_event = threading.Event()
         self.files_total = self.file_index = self.chunks_total = self.chunks_done = 0
         self.file_name = ""
+        self.embed_started = None
+        self.query_one("#add-rate", Label).update("")
         bar = self.query_one("#add-progress", ProgressBar)
         bar.update(total=None, progress=0)
         self.query_one("#add-file", Label).update(f"adding {spec}…")
@@ -258,6 +264,8 @@ class AddScreen(Screen[None]):
         self._update_label()
 
     def on_chunks_planned(self, path: str, chunks: int) -> None:
+        if self.embed_started is None:
+            self.embed_started = time.perf_counter()
         self.chunks_total += chunks
         self.query_one("#add-progress", ProgressBar).update(total=max(1, self.chunks_total),
                                                             progress=self.chunks_done)
@@ -267,6 +275,9 @@ class AddScreen(Screen[None]):
         self.chunks_done += n
         self.query_one("#add-progress", ProgressBar).update(progress=self.chunks_done)
         self._update_label()
+        elapsed = time.perf_counter() - (self.embed_started or time.perf_counter())
+        if elapsed > 0:
+            self.query_one("#add-rate", Label).update(f"{self.chunks_done / elapsed:.1f} chunks/s")
 
     def on_file_done(self, result: AddResult) -> None:
         self.results.append(result)

@@ -99,7 +99,7 @@ class TutorBackend:
         return replace(settings, n_threads=max(1, (os.cpu_count() or 2) - 1))
 
     def open(self, progress: Any) -> list[str]:
-        self._tutor = Tutor(self.settings)  # the embedder keeps every core (bulk indexing)
+        self._tutor = Tutor(self.settings)  # the embedder: every core, one fewer while answering
         self._tutor.settings = self._model_settings(self.settings)
         return self._tutor.prepare(progress)
 
@@ -110,28 +110,32 @@ class TutorBackend:
         with self._lock:
             return self.tutor.load_model().name
 
-    def _locked(self, events: Iterator[Event]) -> Iterator[Event]:
-        with self._lock, contextlib.closing(events):  # type: ignore[type-var]
+    def _locked(self, events: Iterator[Event], use_llm: bool = True) -> Iterator[Event]:
+        # while the model writes, an Add screen's embedding leaves it a core
+        sharing = self.tutor.index.embedder.sharing_cores() if use_llm \
+            else contextlib.nullcontext()
+        with self._lock, sharing, contextlib.closing(events):  # type: ignore[type-var]
             yield from events
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
             claim: int | None = None, pinned: Sequence[Hit] = (), use_llm: bool = True,
             cancel: threading.Event | None = None) -> Iterator[Event]:
         return self._locked(self.tutor.ask(question, history=history, claim=claim, pinned=pinned,
-                                           use_llm=use_llm, cancel=cancel))
+                                           use_llm=use_llm, cancel=cancel), use_llm)
 
     def ask_tuned(self, question: str, *, k: int, leg: str, claim: int | None = None,
                   use_llm: bool = True, cancel: threading.Event | None = None) -> Iterator[Event]:
         from ..lab import tuned
 
         return self._locked(tuned(self.tutor, k, leg).ask(question, claim=claim, use_llm=use_llm,
-                                                          cancel=cancel))
+                                                          cancel=cancel), use_llm)
 
     def ask_bare(self, question: str, *, use_llm: bool = True,
                  cancel: threading.Event | None = None) -> Iterator[Event]:
         from ..lab import bare_answer
 
-        return self._locked(bare_answer(self.tutor, question, use_llm=use_llm, cancel=cancel))
+        return self._locked(bare_answer(self.tutor, question, use_llm=use_llm, cancel=cancel),
+                            use_llm)
 
     def search(self, question: str, *, k: int, leg: str) -> list[Hit]:
         return self.tutor.retriever.search(question, k=k, mode=leg).hits
