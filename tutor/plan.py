@@ -74,6 +74,7 @@ KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchma
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
 MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
 EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of the best one
+EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
 EXTRA_NEW_TERMS = 0.25  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
 
@@ -101,6 +102,10 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
     if not kinds:
         kinds.append((0, "general"))
     kinds.sort()
+    defn = next((pos for pos, k in kinds if k == "definition"), None)
+    if defn is not None and any(k != "definition" and 0 <= pos - defn <= 18 for pos, k in kinds):
+        # "what's the difference", "what is the reason", "what is an example": not a definition
+        kinds = [(pos, k) for pos, k in kinds if k != "definition"]
     out = list(dict.fromkeys(k for _, k in kinds))
     if "claim" in out:
         out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
@@ -322,8 +327,9 @@ def make_plan(question: str, hits: Sequence[Hit],
     plan.picks.append(Pick(text, best[3], best[0], best[6]))
     covered_terms = set(best[4])
     answered = set(best[5])
+    fits_of = {0: best[5]}
     for score, _, sent, n, tset, fits, why in scored[1:]:
-        if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_MIN_SHARE * best[0]:
+        if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
             break
         if any(sent in p.sentence or p.sentence in sent for p in plan.picks):
             continue
@@ -332,12 +338,18 @@ def make_plan(question: str, hits: Sequence[Hit],
         new_kind = set(fits) - answered
         q_all = set().union(*reading_terms)
         new_terms = (tset & q_all) - covered_terms
-        if new_kind or (q_all and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all)):
+        if new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
+                        and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all)):
             reason = (f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
                       f"adds {len(new_terms)} question term(s) the first sentence lacks")
+            fits_of[len(plan.picks)] = fits
             plan.picks.append(Pick(sent, n, score, f"{why}; {reason}"))
             covered_terms |= tset
             answered |= set(fits)
+    if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
+        order = {k: i for i, k in enumerate(kinds)}
+        rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
+        plan.picks = [p for _, _, p in sorted(zip(rank, range(len(rank)), plan.picks))]
     return plan
 
 
