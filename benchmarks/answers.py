@@ -143,9 +143,7 @@ def kv_cache(tutor: Tutor) -> dict:
     for q in qs:
         ask(tutor, "What is sycophancy?", [])
         warm.append(ask(tutor, q, []).timings["first_token_ms"])
-        model.llm.reset()
-        if getattr(model.llm, "_ctx", None) is not None:
-            model.llm._ctx.kv_cache_clear()
+        model.llm.reset()  # forget the evaluated tokens: the next prompt is read from the start
         cold.append(ask(tutor, q, []).timings["first_token_ms"])
     return {"warm_p50_ms": statistics.median(warm), "cold_p50_ms": statistics.median(cold)}
 

@@ -63,8 +63,9 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
     "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
             r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
             r"ため|から|ので|理由|によって|結果|原因|せい|によるもの|からです"),
-    "example": (r"\b(for example|for instance|e\.g\.|such as|example|illustrat\w*|case|shows?|"
-                r"showed|demonstrat\w*|asked|drew|trained)\b", r"例|たとえば|例えば|実験|では、"),
+    "example": (r"\b(for example|for instance|e\.g\.|such as|examples?|illustrat\w*|"
+                r"demonstrat\w*|evidence|documented)\b",
+                r"例|たとえば|例えば|実験|では、"),
     "comparison": (r"\b(whereas|while|than|unlike|rather than|in contrast|compared|instead|"
                    r"versus|more|less|fewer)\b", r"一方|より|に対して|違|比べ|ではなく|逆"),
     "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),
@@ -240,10 +241,12 @@ def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
 def make_plan(question: str, hits: Sequence[Hit],
               embed: Callable[[list[str]], list[list[float]]] | None = None,
               history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
-              extra: Sequence[tuple[Hit, int]] = ()) -> Plan:
+              extra: Sequence[tuple[Hit, int]] = (),
+              idf: Callable[[str], float] | None = None) -> Plan:
     """Choose the one to three sentences that answer ``question`` from ``hits`` (cited by their
     position, 1-based). ``extra`` are further passages (with their source numbers) to draw from,
-    such as the 日本語の要点 of the top note for a Japanese question."""
+    such as the 日本語の要点 of the top note for a Japanese question. ``idf`` weighs the question's
+    terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it."""
     lang = language_of(question)
     kinds = question_kinds(question, history)
     plan = Plan(kinds, lang)
@@ -302,7 +305,7 @@ def make_plan(question: str, hits: Sequence[Hit],
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
-        overlap = max(len(r & tset) / len(r) if r else 0.0 for r in reading_terms)
+        overlap = max(_share(r & tset, r, idf) for r in reading_terms)
         phrases = len(q_pairs & set(zip(terms, terms[1:])))
         s_lang = language_of(sent)
         fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
@@ -333,8 +336,8 @@ def make_plan(question: str, hits: Sequence[Hit],
             break
         if any(sent in p.sentence or p.sentence in sent for p in plan.picks):
             continue
-        if lang == "ja" and language_of(sent) != "ja":
-            continue  # a Japanese answer stays Japanese
+        if language_of(sent) != lang:
+            continue  # the answer stays in the question's language
         new_kind = set(fits) - answered
         q_all = set().union(*reading_terms)
         new_terms = (tset & q_all) - covered_terms
@@ -353,6 +356,14 @@ def make_plan(question: str, hits: Sequence[Hit],
     return plan
 
 
+def _share(found: set[str], wanted: set[str], idf: Callable[[str], float] | None) -> float:
+    if not wanted:
+        return 0.0
+    if idf is None:
+        return len(found) / len(wanted)
+    return sum(idf(t) for t in found) / (sum(idf(t) for t in wanted) or 1.0)
+
+
 def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
@@ -369,8 +380,11 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）|\s*\w*\s*)?\s*(とは|は、|は|って|is\b|are\b|"
+_DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*(とは|は、|は|って|is\b|are\b|"
                             r"means\b|refers\b|describes?\b|names?\b|stands\b|was\b|—|:|、つまり)")
+
+
+_SUBJECT_AFTER = re.compile(r"\s*(\([^)]{0,60}\))?\s+[a-z]+s\b")
 
 
 def _defines(sentence: str, names: Sequence[str]) -> bool:
@@ -381,6 +395,8 @@ def _defines(sentence: str, names: Sequence[str]) -> bool:
         i = low.find(name)
         if 0 <= i <= max(24, len(low) * 0.35) and _DEFINES_AFTER.match(low, i + len(name)):
             return True
+        if 0 <= i <= 4 and _SUBJECT_AFTER.match(low, i + len(name)):
+            return True  # "Retrieval-augmented generation (RAG) combines ...": the term is the subject
     return False
 
 
