@@ -181,3 +181,12 @@ def test_gate_drops_a_bare_citation_sentence_and_never_releases_a_cut_off_one():
     out, verdict = gate.finish(keep_partial=True)
     assert out == "" and verdict == "fragment"
     assert gate.accepted.strip().endswith("[1].")
+
+
+def test_gate_drops_a_continuation_that_makes_the_leads_citation_its_subject():
+    sources = ["When a model is asked to answer questions it can sometimes fail, the note says."]
+    gate = SentenceGate("Poor results come from poor instructions. [2]", sources, 3)
+    out, _ = gate.feed(" says that when a model is asked to answer questions, it can sometimes fail. ")
+    assert out == ""
+    out, _ = gate.feed("When a model is asked to answer questions it can sometimes fail [1]. ")
+    assert out.startswith("When a model")

@@ -48,6 +48,9 @@ class SentenceGate:
         self._source_numbers = _numbers(" ".join(sources))
         self._n_sources = n_sources
         self._min = min_grounded
+        # "... instructions. [2]" + " says that ...": a continuation that makes the lead's
+        # citation its subject reads as a fragment
+        self._after_citation = bool(re.search(r"\[\d+\]\s*$", lead))
 
     def feed(self, piece: str) -> tuple[str, str | None]:
         self._pending += piece
@@ -89,7 +92,8 @@ class SentenceGate:
         key = _norm_sentence(sentence)
         if not key:
             return None
-        if _BARE_CITATION.match(sentence):
+        if _BARE_CITATION.match(sentence) or (self._after_citation and not self.accepted
+                                              and re.match(r"\s*[a-z]", sentence)):
             return "empty"  # "[1] says that ...": a citation where the subject should be
         if key in self._seen:
             return "repetition"

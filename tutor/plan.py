@@ -384,7 +384,7 @@ _DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*(とは|
                             r"means\b|refers\b|describes?\b|names?\b|stands\b|was\b|—|:|、つまり)")
 
 
-_SUBJECT_AFTER = re.compile(r"\s*(\([^)]{0,60}\))?\s+[a-z]+s\b")
+_SUBJECT_AFTER = re.compile(r"\s*\([^)]{1,60}\)\s+[a-z]+s\b")
 
 
 def _defines(sentence: str, names: Sequence[str]) -> bool:
@@ -396,7 +396,7 @@ def _defines(sentence: str, names: Sequence[str]) -> bool:
         if 0 <= i <= max(24, len(low) * 0.35) and _DEFINES_AFTER.match(low, i + len(name)):
             return True
         if 0 <= i <= 4 and _SUBJECT_AFTER.match(low, i + len(name)):
-            return True  # "Retrieval-augmented generation (RAG) combines ...": the term is the subject
+            return True  # "Retrieval-augmented generation (RAG) combines ...": a term and its short form
     return False
 
 
