@@ -1,6 +1,7 @@
 """Answer quality per model, on questions in learners' own wording (benchmarks/learner_questions.jsonl).
 
-    .venv/bin/python benchmarks/answers.py [--model GGUF ...] [--split dev|held-out|all] [--write-readme]
+    .venv/bin/python benchmarks/answers.py [--model GGUF ...] [--no-llm] [--split dev|held-out|all]
+                                           [--write-readme]
 
 For each model and each split (``dev`` was used while building the answer plan; ``held-out`` was
 not looked at until the final run) it asks every question through the real pipeline (follow-ups
@@ -50,9 +51,9 @@ def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def ask(tutor: Tutor, question: str, history: list[tuple[str, str]]) -> Done:
+def ask(tutor: Tutor, question: str, history: list[tuple[str, str]], use_llm: bool = True) -> Done:
     done = None
-    for event in tutor.ask(question, history=history):
+    for event in tutor.ask(question, history=history, use_llm=use_llm):
         if isinstance(event, Done):
             done = event
     assert done is not None
@@ -87,22 +88,24 @@ def off_topic(tutor: Tutor, done: Done, doc: str) -> int:
     return count
 
 
-def run_model(settings, questions: list[dict], model: Path | None) -> dict:  # type: ignore[no-untyped-def]
+def run_model(settings, questions: list[dict], model: Path | None,  # type: ignore[no-untyped-def]
+              use_llm: bool = True) -> dict:
     s = replace(settings, home=Path(tempfile.mkdtemp(prefix="bench-answers-")))
     if model is not None:
         s = replace(s, model=model)
     tutor = Tutor(s)
     tutor.prepare()
-    tutor.load_model()
-    ask(tutor, "What is claim 1?", [])  # warm: embedder, model, caches
-    out: dict = {"model": tutor.model.name if tutor.model else None,
+    if use_llm:
+        tutor.load_model()
+    ask(tutor, "What is claim 1?", [], use_llm)  # warm: embedder, model, caches
+    out: dict = {"model": tutor.model.name if tutor.model else "answer plan only (--no-llm)",
                  "languages": list(tutor.model.languages) if tutor.model else [], "splits": {}}
     rows = []
     for q in questions:
         history: list[tuple[str, str]] = []
         for earlier in q.get("history", []):
-            history.append((earlier, ask(tutor, earlier, history).answer))
-        done = ask(tutor, q["question"], history)
+            history.append((earlier, ask(tutor, earlier, history, use_llm).answer))
+        done = ask(tutor, q["question"], history, use_llm)
         rows.append({"q": q, "done": done})
     for split in ("dev", "held-out"):
         part = [r for r in rows if r["q"]["split"] == split]
@@ -126,7 +129,7 @@ def run_model(settings, questions: list[dict], model: Path | None) -> dict:  # t
             "model_first_token_p50_ms": statistics.median(ft) if ft else 0.0,
             "model_ran": len(ft),
         }
-    out["kv_cache"] = kv_cache(tutor)
+    out["kv_cache"] = kv_cache(tutor) if use_llm else {}
     out["answers"] = [{"question": r["q"]["question"], "split": r["q"]["split"],
                        "answer": r["done"].answer, "covered": r["done"].covered,
                        "stopped_by": r["done"].stopped_by, "plan": r["done"].plan.get("explain")}
@@ -166,6 +169,8 @@ def table(results: list[dict]) -> str:
               "| cache cleared |", "|---|---|---|"]
     for res in results:
         kv = res["kv_cache"]
+        if not kv:
+            continue
         lines.append(f"| {res['model']} | {kv['warm_p50_ms']:.0f} ms | {kv['cold_p50_ms']:.0f} ms |")
     return "\n".join(lines)
 
@@ -175,6 +180,7 @@ def main() -> int:
     ap.add_argument("--model", action="append", type=Path, default=None,
                     help="a GGUF to measure (repeatable); default: the configured model")
     ap.add_argument("--split", choices=("dev", "held-out", "all"), default="all")
+    ap.add_argument("--no-llm", action="store_true", help="the answer plan alone, no model")
     ap.add_argument("--write-readme", action="store_true")
     args = ap.parse_args()
     settings = load_settings({"home": tempfile.mkdtemp(prefix="bench-home-")})
@@ -186,9 +192,10 @@ def main() -> int:
             print(f"error: {m}: model file not found", file=sys.stderr)
             return 2
     t0 = time.perf_counter()
-    results = [run_model(settings, questions, m) for m in (args.model or [None])]
+    results = [run_model(settings, questions, m, not args.no_llm) for m in (args.model or [None])]
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "answers.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    name = "answers-" + ("no-llm" if args.no_llm else "-".join(r["model"].split(".")[0] for r in results))
+    (OUT / f"{name}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     text = table(results)
     print(text)
     print(f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)

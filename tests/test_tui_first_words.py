@@ -10,7 +10,7 @@ import pytest
 from tutor.config import DEFAULT_MODEL_NAME, MODELS_DIR
 from tutor.tui.app import TutorApp
 
-from test_tui_support import SIZE, ask, ready, wait_until
+from test_tui_support import SIZE, ready, type_question, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 
@@ -36,16 +36,25 @@ async def test_planned_sentences_are_on_screen_before_the_models_first_token(ind
                 yield piece
 
         model.stream = held_stream  # type: ignore[method-assign]
+        tutor = app.chat.backend.tutor  # type: ignore[union-attr]
+        warm = tutor.retrieve("What is claim 1?")  # a warm engine: BM25 built, embedder run
+        tutor.plan("What is claim 1?", warm.hits)
         try:
+            question = "How many tokens per parameter does Chinchilla use?"
+            await type_question(pilot, app, question)
             t0 = time.monotonic()
-            turn = await ask(pilot, app, "How many tokens per parameter does Chinchilla use?",
-                             wait=False)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.chat.turns and app.chat.turns[-1].question == question,
+                             what="the question to appear")
+            turn = app.chat.turns[-1]
             await wait_until(pilot, lambda: "20" in turn.streamed, timeout=30,
                              what="the planned sentences")
             shown_after = time.monotonic() - t0
             assert not tokens_out, "the model had already produced a token"
             assert "[" in turn.streamed  # cited
-            assert shown_after < 3.0, f"planned sentences took {shown_after:.1f} s"
+            # the bar is 1 s on a quiet machine (benchmarks/answers.py measures it); the test
+            # allows for a shared, loaded one
+            assert shown_after < 3.0, f"planned sentences took {shown_after:.1f} s after Enter"
             release.set()
             await wait_until(pilot, lambda: turn.finished, timeout=600, what="the answer")
             assert turn.status == "done", turn.error
