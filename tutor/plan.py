@@ -229,8 +229,9 @@ def _topic_of(question: str, hits: Sequence[Hit]) -> tuple[set[int] | None, str 
 
 
 def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
-    if doc is not None and hit.doc_id == doc:
-        return True
+    if doc is not None and hit.doc_id == doc and (claims is None or not hit.claims
+                                                  or set(hit.claims) & claims):
+        return True  # the same note (the article's sections each have their own claim)
     if is_glossary(hit.source):
         return claims is None  # a definition is on topic unless the question is about a claim
     if claims is not None:
