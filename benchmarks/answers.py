@@ -107,6 +107,8 @@ def run_model(settings, questions: list[dict], model: Path | None,  # type: igno
             history.append((earlier, ask(tutor, earlier, history, use_llm).answer))
         done = ask(tutor, q["question"], history, use_llm)
         rows.append({"q": q, "done": done})
+        print(f"{len(rows)}/{len(questions)} {done.timings['total_ms']:.0f} ms {q['question']}",
+              file=sys.stderr, flush=True)
     for split in ("dev", "held-out"):
         part = [r for r in rows if r["q"]["split"] == split]
         inside = [r for r in part if r["q"].get("scope") != "out"]
