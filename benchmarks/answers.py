@@ -89,7 +89,7 @@ def off_topic(tutor: Tutor, done: Done, doc: str) -> int:
 
 
 def run_model(settings, questions: list[dict], model: Path | None,  # type: ignore[no-untyped-def]
-              use_llm: bool = True) -> dict:
+              use_llm: bool = True, sample: int = 0) -> dict:
     s = replace(settings, home=Path(tempfile.mkdtemp(prefix="bench-answers-")))
     if model is not None:
         s = replace(s, model=model)
@@ -131,7 +131,7 @@ def run_model(settings, questions: list[dict], model: Path | None,  # type: igno
             "model_first_token_p50_ms": statistics.median(ft) if ft else 0.0,
             "model_ran": len(ft),
         }
-    out["kv_cache"] = kv_cache(tutor) if use_llm else {}
+    out["kv_cache"] = kv_cache(tutor, 1 if sample else 3) if use_llm else {}
     out["answers"] = [{"question": r["q"]["question"], "split": r["q"]["split"],
                        "answer": r["done"].answer, "covered": r["done"].covered,
                        "stopped_by": r["done"].stopped_by, "plan": r["done"].plan.get("explain")}
@@ -139,11 +139,11 @@ def run_model(settings, questions: list[dict], model: Path | None,  # type: igno
     return out
 
 
-def kv_cache(tutor: Tutor) -> dict:
+def kv_cache(tutor: Tutor, n: int = 3) -> dict:
     """First model token for English questions: after another question (the system prompt's
     prefix is still in llama.cpp's cache) against a cleared cache."""
     model = tutor.load_model()
-    qs = ["What did Kaplan et al. find?", "Why is claim 5 true?", "What is Othello-GPT?"]
+    qs = ["What did Kaplan et al. find?", "Why is claim 5 true?", "What is Othello-GPT?"][:n]
     warm, cold = [], []
     for q in qs:
         ask(tutor, "What is sycophancy?", [])
@@ -183,18 +183,24 @@ def main() -> int:
                     help="a GGUF to measure (repeatable); default: the configured model")
     ap.add_argument("--split", choices=("dev", "held-out", "all"), default="all")
     ap.add_argument("--no-llm", action="store_true", help="the answer plan alone, no model")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="an even sample of N questions (a slow model on a busy machine)")
     ap.add_argument("--write-readme", action="store_true")
     args = ap.parse_args()
     settings = load_settings({"home": tempfile.mkdtemp(prefix="bench-home-")})
     questions = load(QUESTIONS)
     if args.split != "all":
         questions = [q for q in questions if q["split"] == args.split]
+    if args.sample:
+        step = max(1, len(questions) // args.sample)
+        questions = questions[::step][: args.sample]
     for m in args.model or []:
         if not m.is_file():
             print(f"error: {m}: model file not found", file=sys.stderr)
             return 2
     t0 = time.perf_counter()
-    results = [run_model(settings, questions, m, not args.no_llm) for m in (args.model or [None])]
+    results = [run_model(settings, questions, m, not args.no_llm, args.sample)
+               for m in (args.model or [None])]
     OUT.mkdir(parents=True, exist_ok=True)
     name = "answers-" + ("no-llm" if args.no_llm else "-".join(r["model"].split(".")[0] for r in results))
     (OUT / f"{name}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -52,9 +52,9 @@ async def test_planned_sentences_are_on_screen_before_the_models_first_token(ind
             shown_after = time.monotonic() - t0
             assert not tokens_out, "the model had already produced a token"
             assert "[" in turn.streamed  # cited
-            # the bar is 1 s on a quiet machine (benchmarks/answers.py measures it); the test
-            # allows for a shared, loaded one
-            assert shown_after < 3.0, f"planned sentences took {shown_after:.1f} s after Enter"
+            # the bar is 1 s on a quiet machine (benchmarks/answers.py measures it: p50 about
+            # 0.3 s); this bound only catches a plan that waits for something slow, on a loaded one
+            assert shown_after < 10.0, f"planned sentences took {shown_after:.1f} s after Enter"
             release.set()
             await wait_until(pilot, lambda: turn.finished, timeout=600, what="the answer")
             assert turn.status == "done", turn.error
