@@ -144,7 +144,9 @@ class Retriever:
         if mode in ("hybrid", "lexical"):
             if claim:
                 allowed = {c.chunk_id for c in self.index.chunks_for_claim(claim)}
-            readings = self.glossary.readings(query)[1:]  # カプラン is also read as Kaplan
+            # カプラン is also read as Kaplan; an English question is not re-read in Japanese
+            # (measured: that cost English BM25 recall@5, 0.92 -> 0.83, for no gain)
+            readings = self.glossary.readings(query)[1:] if ja else []
             for rank, lh in enumerate(self.index.lexical.search(query, CANDIDATES, allowed,
                                                                 readings), 1):
                 hit = fused.get(lh.chunk_id)
