@@ -190,3 +190,9 @@ def test_gate_drops_a_continuation_that_makes_the_leads_citation_its_subject():
     assert out == ""
     out, _ = gate.feed("When a model is asked to answer questions it can sometimes fail [1]. ")
     assert out.startswith("When a model")
+
+
+def test_gate_drops_a_stray_citation_line():
+    gate = SentenceGate("Sycophancy is agreeing with the user. [2]", ["Sycophancy is agreeing."], 4)
+    out, _ = gate.feed("\n[4]. ")
+    assert out.strip() == ""

@@ -65,7 +65,7 @@ class SentenceGate:
                 # "... scale. [1] It also ...": the citation closes the sentence before (after
                 # the planned sentences, which carry their own citations, it is dropped)
                 cite, sentence = sentence[: lead_cite.end()], sentence[lead_cite.end():]
-                if self.accepted:
+                if self.accepted.strip():
                     out += cite
                     self.accepted += cite
             verdict = self._judge(sentence)
@@ -91,7 +91,7 @@ class SentenceGate:
     def _judge(self, sentence: str) -> str | None:
         key = _norm_sentence(sentence)
         if not key:
-            return None
+            return None if not sentence.strip() else "empty"  # a stray "." or "[4]."
         if _BARE_CITATION.match(sentence) or (self._after_citation and not self.accepted
                                               and re.match(r"\s*[a-z]", sentence)):
             return "empty"  # "[1] says that ...": a citation where the subject should be

@@ -267,8 +267,11 @@ def make_plan(question: str, hits: Sequence[Hit],
         # the glossary says where its term is explained: those notes are on topic as well
         on_term = [h for h in hits if h.doc_id in term_notes]
         if on_term and on_term[0].doc_id != doc:
-            claims = claims | set(c for h in on_term if len(h.claims) <= 2 for c in h.claims)
-            plan.topic += f"; the glossary's notes for the term: {', '.join(sorted(term_notes))}"
+            # the question is about the term: its notes are the topic, not the top source's
+            claims = set(c for h in on_term if len(h.claims) <= 2 for c in h.claims) or claims
+            doc = on_term[0].doc_id
+            plan.topic = (f"claim {', '.join(map(str, sorted(claims)))} (the glossary's notes for "
+                          f"the term: {', '.join(sorted(term_notes))})")
     passages = [(h, n) for n, h in enumerate(hits[:4], 1)] + list(extra)
     if "claim" in kinds and claims and len(claims) == 1:
         picked = _claim_overview(passages, lang, next(iter(claims)))
