@@ -71,9 +71,9 @@ def retrieval(index: Index, questions: list[dict]) -> dict:
 
 
 def leads(index: Index, settings, questions: list[dict]) -> dict:  # type: ignore[no-untyped-def]
-    """How often the answer's extractive lead (no model involved) states the key fact, against
+    """How often the answer plan's sentences (no model involved) state the key fact, against
     how often the key fact is in the sources at all: the floor a learner gets from any model."""
-    from tutor.pipeline import Tutor, lead_sentences, lead_text
+    from tutor.pipeline import Tutor
 
     tutor = Tutor(settings, index=index)
     out: dict = {}
@@ -82,7 +82,7 @@ def leads(index: Index, settings, questions: list[dict]) -> dict:  # type: ignor
         in_lead = in_sources = 0
         for q in keyed:
             hits = tutor.retrieve(q["question"]).hits
-            lead = lead_text(lead_sentences(q["question"], hits, index.embedder.embed))
+            lead = tutor.plan(q["question"], hits)[0].text
             in_lead += norm(q["key"]) in norm(lead)
             in_sources += any(norm(q["key"]) in norm(h.text) for h in hits)
         out[lang] = {"n": len(keyed), "in_lead": in_lead, "in_sources": in_sources}

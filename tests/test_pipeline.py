@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from tutor.llm import LocalModel
-from tutor.pipeline import (Done, PromptReady, Retrieved, Token, Tutor, defuse, lead_sentences,
-                            lead_text)
+from tutor.pipeline import Done, PromptReady, Retrieved, Token, Tutor, defuse
+from tutor.plan import lead_text, make_plan
 from tutor.retrieve import Hit
 
 
@@ -73,24 +73,25 @@ def test_no_llm_answer_cites_sources(tutor_engine: Tutor):
 def test_lead_sentence_prefers_the_answering_sentence():
     hits = [make_hit(1, "Chinchilla had 70B parameters. It was trained on 1.4T tokens, about "
                         "20 tokens per parameter. Gopher was bigger.")]
-    leads = lead_sentences("How many tokens per parameter for Chinchilla?", hits)
-    assert leads and "20 tokens per parameter" in leads[0][0] and leads[0][1] == 1
+    picks = make_plan("How many tokens per parameter for Chinchilla?", hits).picks
+    assert picks and "20 tokens per parameter" in picks[0].sentence and picks[0].source == 1
 
 
 def test_a_japanese_question_leads_with_a_japanese_sentence():
     hits = [make_hit(1, "Claim 3 is about world models: Othello-GPT kept an internal board state."),
             make_hit(2, "主張3の代表例はOthello-GPTで、モデルの内部に盤面の状態が表現されていました。")]
-    leads = lead_sentences("Othello-GPTって何？", hits)
-    assert leads and leads[0] == (hits[1].text, 2)
+    picks = make_plan("Othello-GPTって何？", hits).picks
+    assert picks and (picks[0].sentence, picks[0].source) == (hits[1].text, 2)
 
 
-def test_a_close_runner_up_joins_the_lead_with_its_own_citation():
-    hits = [make_hit(1, "Kaplan et al. found the loss falls as a power law in model size N."),
-            make_hit(2, "In the Kaplan et al. power law the exponent for model size N is about 0.076.")]
-    leads = lead_sentences("What exponent did Kaplan et al. find for model size?", hits)
-    assert [n for _, n in leads] in ([1, 2], [2, 1])
-    text = lead_text(leads)
-    assert "0.076" in text and "[1]" in text and "[2]" in text
+def test_a_second_sentence_joins_only_when_it_answers_another_part():
+    hits = [make_hit(1, "Sycophancy is a model's tendency to agree with the views the user states."),
+            make_hit(2, "Sycophancy grows with model size because larger models pick up the user's cues."),
+            make_hit(3, "Sycophancy was studied by Perez and colleagues in a large set of tests.")]
+    plan = make_plan("What is sycophancy and why does it grow with model size?", hits)
+    assert [p.source for p in plan.picks] == [1, 2]  # the definition, then the reason; not [3]
+    text = plan.text
+    assert "[1]" in text and "[2]" in text and "[3]" not in text
 
 
 def test_lead_text_cites_once_per_run_of_one_source():
@@ -138,7 +139,7 @@ def test_cancel_stops_the_stream(tutor_engine: Tutor, model: LocalModel):
 
 
 def test_sentence_gate_releases_grounded_text_and_stops_at_invention():
-    from tutor.pipeline import _SentenceGate
+    from tutor.gate import SentenceGate as _SentenceGate
 
     gate = _SentenceGate("Chinchilla used 20 tokens per parameter. [1]",
                          ["Chinchilla had 70B parameters trained on 1.4T tokens, 20 tokens per parameter."], 1)
@@ -159,7 +160,7 @@ def test_sentence_gate_releases_grounded_text_and_stops_at_invention():
 
 
 def test_sentence_gate_stops_at_a_figure_the_sources_do_not_give():
-    from tutor.pipeline import _SentenceGate
+    from tutor.gate import SentenceGate as _SentenceGate
 
     sources = ["OpenAI fitted a curve on models trained with up to 10,000x less compute than GPT-4."]
     gate = _SentenceGate("", sources, 1)

@@ -218,10 +218,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
                         print(event.answer, end="")
                     print()
                     _print_sources(event.sources)
-                    if event.model:
-                        t = event.timings
+                    t = event.timings
+                    if event.model and t.get("completion_tokens"):
                         print(f"\n({event.model}: first token {t['first_token_ms']:.0f} ms, "
                               f"{t['tokens_per_s']:.0f} tokens/s)", file=sys.stderr)
+                    elif event.model:  # a Japanese question to a model that writes only English
+                        print(f"\n({event.model} writes only English: the answer is the "
+                              "planned source sentences)", file=sys.stderr)
                     print()
     return status
 
@@ -306,14 +309,16 @@ def plain_chat(args: argparse.Namespace) -> int:
             return 0
         cancel = threading.Event()
         print("tutor> ", end="", flush=True)
+        streamed = False
         try:
             for event in tutor.ask(question, history=history, use_llm=use_llm, cancel=cancel):
                 if isinstance(event, Notice):
                     _err(event.text)
                 elif isinstance(event, Token):
                     print(event.text, end="", flush=True)
+                    streamed = True
                 elif isinstance(event, Done):
-                    if not event.model:
+                    if not streamed:
                         print(event.answer, end="")
                     print()
                     _print_sources(event.sources)

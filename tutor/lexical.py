@@ -9,6 +9,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
@@ -118,17 +119,24 @@ class BM25:
         df = len(self._postings.get(term, ()))
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    def search(self, query: str, n: int = 20, allowed: set[str] | None = None) -> list[LexicalHit]:
+    def search(self, query: str, n: int = 20, allowed: set[str] | None = None,
+               readings: Sequence[str] = ()) -> list[LexicalHit]:
+        """BM25 over the query's terms. ``readings`` are the same question in other spellings
+        (the glossary's カプラン -> Kaplan): their terms join the search, and a chunk's coverage
+        is the best share of any one reading's terms it holds, so a Japanese question is not
+        judged on how much English it happens to contain."""
         if not self._lengths:
             return []
-        terms = [t for t in tokenize(query) if t not in JA_STOP]
-        if not terms:
+        variants = [[t for t in tokenize(q) if t not in JA_STOP] for q in (query, *readings)]
+        variants = [v for v in variants if v]
+        if not variants:
             return []
+        weights = Counter(variants[0])
+        for extra in variants[1:]:
+            for t in set(extra) - weights.keys():
+                weights[t] = 1
         avg = self._total / len(self._lengths)
         scores: dict[str, float] = defaultdict(float)
-        matched: dict[str, float] = defaultdict(float)
-        weights = Counter(terms)
-        total_idf = sum(self.idf(t) * c for t, c in weights.items()) or 1.0
         for term, qtf in weights.items():
             posting = self._postings.get(term)
             if not posting:
@@ -139,6 +147,12 @@ class BM25:
                     continue
                 norm = tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * self._lengths[cid] / avg))
                 scores[cid] += qtf * idf * norm
-                matched[cid] += qtf * idf
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-        return [LexicalHit(cid, s, min(1.0, matched[cid] / total_idf)) for cid, s in ranked]
+        return [LexicalHit(cid, s, max(self._coverage(cid, v) for v in variants)) for cid, s in ranked]
+
+    def _coverage(self, cid: str, terms: list[str]) -> float:
+        weights = Counter(terms)
+        total = sum(self.idf(t) * c for t, c in weights.items()) or 1.0
+        matched = sum(self.idf(t) * c for t, c in weights.items()
+                      if cid in self._postings.get(t, ()))
+        return min(1.0, matched / total)

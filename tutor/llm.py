@@ -20,6 +20,16 @@ SPECIAL_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>",
                    "<|start_header_id|>", "<|end_header_id|>", "[INST]", "[/INST]")
 
 
+# What a model family can write, from its makers' model cards: SmolLM2 was trained on English
+# only; Qwen2.5, Llama 3, Gemma 2+ and Phi-3.5/4 cover Japanese among many languages. A model of
+# no known family is judged by a measured check (see LocalModel.languages).
+_FAMILY_LANGUAGES = (("smollm", ("en",)), ("tinyllama", ("en",)), ("qwen", ("en", "ja", "zh")),
+                     ("llama-3", ("en", "ja")), ("llama3", ("en", "ja")), ("gemma", ("en", "ja")),
+                     ("phi-4", ("en", "ja")), ("phi-3.5", ("en", "ja")))
+JA_PROBE = "大規模言語モデルは指示通りに動かないことがあります。"
+JA_TOKENS_PER_CHAR = 0.8  # measured on JA_PROBE: SmolLM2-135M 1.85 tokens a character, Qwen2.5 0.50
+
+
 class ModelError(Exception):
     """The GGUF is missing, unreadable or not a model llama.cpp can load."""
 
@@ -97,6 +107,24 @@ class LocalModel:
         # a small model's first paragraph is its best; after it, it starts new "sources"
         self.stops += ["\n\n", "<source", "[source", "Sources:", "Question:"]
         self.template_source = "gguf metadata" if meta.get("tokenizer.chat_template") else "ChatML"
+        self.languages, self.languages_source = self._languages(meta)
+
+    def _languages(self, meta: dict[str, str]) -> tuple[tuple[str, ...], str]:
+        """The languages this model can write: its family's profile, or, for a family we do not
+        know, a measured check: a vocabulary that spends most of a token on every Japanese
+        character was not trained on Japanese text (and a prompt in it is slow to read)."""
+        family = " ".join(str(meta.get(k, "")) for k in ("general.name", "general.basename",
+                                                          "general.architecture")).lower()
+        family += " " + self.path.name.lower()
+        for key, langs in _FAMILY_LANGUAGES:
+            if key in family:
+                return langs, f"profile of the {key} family"
+        per_char = self.count_plain(JA_PROBE) / len(JA_PROBE)
+        langs = ("en", "ja") if per_char < JA_TOKENS_PER_CHAR else ("en",)
+        return langs, f"measured: {per_char:.2f} tokens per Japanese character"
+
+    def writes(self, language: str) -> bool:
+        return language in self.languages
 
     @property
     def name(self) -> str:

@@ -34,6 +34,7 @@ class AnswerView:
     covered: bool = True
     history_offered: int = 0  # earlier turns offered to the prompt (the pipeline may trim them)
     state: str = "done"
+    plan: list[str] = field(default_factory=list)  # why these sentences (tutor.plan.Plan.explain)
 
 
 def hit_dict(hit: Any) -> dict[str, Any]:
@@ -255,6 +256,9 @@ def timings_text(view: AnswerView) -> Text:
     if t:
         out.append("\nretrieval ", style="dim")
         out.append(f"{t.get('retrieval_ms', 0):.0f} ms")
+        if t.get("first_words_ms"):
+            out.append(" · first words ", style="dim")
+            out.append(f"{t['first_words_ms'] / 1000:.1f} s")
         if t.get("first_token_ms"):
             out.append(" · first token ", style="dim")
             out.append(f"{t['first_token_ms'] / 1000:.1f} s")
@@ -264,6 +268,10 @@ def timings_text(view: AnswerView) -> Text:
         if t.get("tokens_per_s"):
             out.append(" · ", style="dim")
             out.append(f"{t['tokens_per_s']:.0f} tokens/s")
+    if view.plan:
+        out.append("\nwhy these sentences", style="bold")
+        for line in view.plan:
+            out.append(f"\n· {_short(line, 160)}", style="dim")
     return out
 
 

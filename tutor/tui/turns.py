@@ -317,6 +317,7 @@ class TurnView(Vertical):
         self.view.covered = done.covered
         self.view.model = done.model
         self.view.timings = dict(done.timings)
+        self.view.plan = [str(line) for line in (getattr(done, "plan", None) or {}).get("explain", [])]
         if done.prompt:
             self.view.prompt = done.prompt
             self.view.budget = dict(done.budget)

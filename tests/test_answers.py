@@ -1,0 +1,119 @@
+"""Issue 8's failing examples, with the real index and the real default model: answers a learner
+can use, in the learner's language, never empty, never a fragment."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tutor.ingest import language_of
+from tutor.pipeline import MIN_ANSWER_CHARS, Done, Token, Tutor, content_length
+from tutor.plan import Plan, sentences_of
+
+
+def answer(tutor: Tutor, question: str, **kw) -> tuple[Done, list]:
+    events = list(tutor.ask(question, **kw))
+    done = events[-1]
+    assert isinstance(done, Done)
+    return done, events
+
+
+def assert_whole(done: Done) -> None:
+    text = re.sub(r"\[\d+\]", "", done.answer).strip()
+    assert content_length(done.answer) >= MIN_ANSWER_CHARS, done.answer
+    assert re.search(r"[.!?。！？)）」』]$", text), f"ends mid-sentence: {done.answer!r}"
+    assert not re.search(r"(^|[.。]\s*)\[\d+\]\s*(says|states|は)", done.answer), done.answer
+
+
+def mostly_japanese(text: str) -> bool:
+    sents = sentences_of(re.sub(r"\[\d+\]", "", text))
+    return sum(language_of(s) == "ja" for s in sents) * 2 > len(sents)
+
+
+def test_why_question_in_japanese_gets_a_japanese_answer_not_a_bare_citation(tutor_engine: Tutor):
+    done, events = answer(tutor_engine, "LLMはなぜ指示通りに動かないのですか？")
+    assert done.covered and done.answer.strip() != "[1]"
+    assert_whole(done)
+    assert mostly_japanese(done.answer)
+    assert re.search(r"100%|保証|制御", done.answer)
+    # the default model writes only English: it does not continue a Japanese answer
+    assert done.stopped_by == "language"
+    assert done.plan["kinds"] == ["why"]
+
+
+def test_definition_in_japanese_does_not_list_every_claim(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "スケーリング則とは何ですか？")
+    assert_whole(done)
+    assert "スケーリング則" in done.answer and "べき乗則" in done.answer
+    assert "(8)" not in done.answer and len(sentences_of(done.answer)) <= 3
+
+
+def test_two_part_english_question_opens_with_the_definition_and_stays_on_claim_4(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "What is sycophancy and why does it get worse with bigger models?")
+    assert_whole(done)
+    first = sentences_of(done.answer)[0]
+    assert "ycophancy" in first and "agree" in first
+    assert "gacha" not in done.answer.lower()
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", done.answer)}
+    assert all(4 in done.sources[n - 1].claims or done.sources[n - 1].doc_id == "glossary"
+               for n in cited if n <= len(done.sources))
+
+
+def test_why_question_ends_with_a_whole_sentence(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "Why can't we just read what the model is thinking?")
+    assert_whole(done)
+    assert done.covered
+
+
+@pytest.mark.parametrize("question,key", [
+    ("カプランの論文でデータ量の指数はいくつ？", "0.095"),
+    ("ボウマンの論文のarXiv番号は？", "2304.00612"),
+    ("迎合（sycophancy）ってどういう意味？", "迎合"),
+])
+def test_japanese_questions_with_katakana_names_and_mixed_terms_are_answered(tutor_engine: Tutor,
+                                                                              question, key):
+    done, _ = answer(tutor_engine, question)
+    assert done.covered, "declined although the notes answer it"
+    assert key in done.answer
+    assert_whole(done)
+    assert mostly_japanese(done.answer)
+
+
+def test_planned_sentences_come_before_the_model_is_loaded(tutor_engine: Tutor):
+    _, events = answer(tutor_engine, "How many tokens per parameter does Chinchilla use?")
+    first_token = next(i for i, e in enumerate(events) if isinstance(e, Token))
+    assert "20" in events[first_token].text
+    assert not any(type(e).__name__ == "PromptReady" for e in events[:first_token])
+
+
+def test_rejected_model_text_leaves_the_planned_sentences(tutor_engine: Tutor, monkeypatch):
+    model = tutor_engine.load_model()
+    monkeypatch.setattr(model, "stream", lambda *a, **k: iter(
+        ["Unicorns compose symphonies on Mars every single winter. ", "More."]))
+    done, _ = answer(tutor_engine, "What is sycophancy?")
+    assert done.stopped_by == "ungrounded"
+    assert "ycophancy" in done.answer and "Unicorns" not in done.answer
+    assert_whole(done)
+
+
+def test_no_planned_sentence_and_rejected_model_text_falls_back_to_passages(tutor_engine: Tutor,
+                                                                            monkeypatch):
+    model = tutor_engine.load_model()
+    monkeypatch.setattr(model, "stream", lambda *a, **k: iter(["[1] says that", " the"]))
+    original = tutor_engine.plan
+    monkeypatch.setattr(tutor_engine, "plan", lambda q, hits, history=(): (
+        Plan(["general"], "en"), original(q, hits, history)[1]))
+    done, events = answer(tutor_engine, "What is sycophancy?")
+    assert done.stopped_by.endswith("+passages")
+    assert "[1] says" not in done.answer
+    assert_whole(done)
+    assert any(isinstance(e, Token) and "ycophancy" in e.text for e in events)
+
+
+def test_follow_up_in_a_chat_is_answered_on_the_earlier_topic(tutor_engine: Tutor):
+    first, _ = answer(tutor_engine, "What does claim 8 say?")
+    done, _ = answer(tutor_engine, "why?", history=[("What does claim 8 say?", first.answer)])
+    assert done.covered and done.plan["kinds"][0] == "followup"
+    assert_whole(done)
+    assert any(8 in done.sources[int(n) - 1].claims for n in re.findall(r"\[(\d+)\]", done.answer)
+               if int(n) <= len(done.sources))

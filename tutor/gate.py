@@ -1,0 +1,116 @@
+"""The grounding gate: the model's text is released a sentence at a time while it stays grounded.
+
+A sentence whose terms are mostly absent from the sources, that gives a figure they do not give,
+that repeats itself or cites a source that does not exist ends the answer there. A sentence that
+says nothing ("The answer is [3].") or opens with a bare citation ("[1] says that ...") is left
+out, and a sentence cut off by the token limit or the end of the stream is never released.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .ingest import split_sentences
+from .lexical import tokenize
+
+_COMPLETE = re.compile(r"[.!?。！？][\"'”’」』)）]*(\s*\[\d+\])*[.。]?$")
+_BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(says?|states?|notes?|shows?|explains?|mentions?|"
+                            r"reports?|argues?|は|によると|では|$)", re.I)
+_LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
+_SENT_END = re.compile(r"(?<=[.!?。！？])(?:\s+|$)|\n")
+
+
+def _norm_sentence(text: str) -> str:
+    return re.sub(r"\W+", " ", text).strip().lower()
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    """Figures of two or more digits ("0.076", "10,000" as "10000"); single digits are too common
+    ("claim 4", list items) to tell anything."""
+    text = unicodedata.normalize("NFKC", text)  # "２０" is "20"
+    found = {m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
+    return {n for n in found if len(n.replace(".", "")) >= 2}
+
+
+class SentenceGate:
+    """Releases generated text sentence by sentence while it is grounded in the sources."""
+
+    def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6):
+        self.accepted = ""
+        self._pending = ""
+        said = split_sentences(lead) if lead else []
+        self._seen = {_norm_sentence(s) for s in said}
+        self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in said]
+        self._source_terms = set(tokenize(" ".join(sources)))
+        self._source_numbers = _numbers(" ".join(sources))
+        self._n_sources = n_sources
+        self._min = min_grounded
+        # "... instructions. [2]" + " says that ...": a continuation that makes the lead's
+        # citation its subject reads as a fragment
+        self._after_citation = bool(re.search(r"\[\d+\]\s*$", lead))
+
+    def feed(self, piece: str) -> tuple[str, str | None]:
+        self._pending += piece
+        out = ""
+        while True:
+            m = _SENT_END.search(self._pending)
+            if not m or m.end() == 0:
+                return out, None
+            sentence, self._pending = self._pending[: m.end()], self._pending[m.end():]
+            lead_cite = _LEADING_CITATION.match(sentence)
+            if lead_cite and not _BARE_CITATION.match(sentence):
+                # "... scale. [1] It also ...": the citation closes the sentence before (after
+                # the planned sentences, which carry their own citations, it is dropped)
+                cite, sentence = sentence[: lead_cite.end()], sentence[lead_cite.end():]
+                if self.accepted.strip():
+                    out += cite
+                    self.accepted += cite
+            verdict = self._judge(sentence)
+            if verdict == "empty":
+                continue  # "The answer is [3]." says nothing: leave it out
+            if verdict:
+                return out, verdict
+            out += sentence
+            self.accepted += sentence
+
+    def finish(self, keep_partial: bool) -> tuple[str, str | None]:
+        rest, self._pending = self._pending, ""
+        if not rest.strip() or not keep_partial:
+            return "", None
+        if not _COMPLETE.search(rest.strip()):
+            return "", "fragment"  # the model stopped mid-sentence: not released
+        verdict = self._judge(rest)
+        if verdict:
+            return "", None if verdict == "empty" else verdict
+        self.accepted += rest
+        return rest, None
+
+    def _judge(self, sentence: str) -> str | None:
+        key = _norm_sentence(sentence)
+        if not key:
+            return None if not sentence.strip() else "empty"  # a stray "." or "[4]."
+        if _BARE_CITATION.match(sentence) or (self._after_citation and not self.accepted
+                                              and re.match(r"\s*[a-z]", sentence)):
+            return "empty"  # "[1] says that ...": a citation where the subject should be
+        if key in self._seen:
+            return "repetition"
+        self._seen.add(key)
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        if any(n < 1 or n > self._n_sources for n in cited):
+            return "ungrounded"
+        text = re.sub(r"\[\d+\]", " ", sentence)
+        terms = [t for t in tokenize(text) if not t.isdigit()]
+        if len(terms) < 3:
+            return "empty"
+        own, figures = set(terms), _numbers(text)
+        if figures - self._source_numbers:
+            return "ungrounded"  # a figure the sources do not give: the small model's usual slip
+        if len(own) >= 4 and any(len(own & seen) >= 0.8 * len(own) and figures <= seen_figures
+                                 for seen, seen_figures in self._seen_terms):
+            return "repetition"  # the same sentence again with a word or two changed, no new figure
+        self._seen_terms.append((own, figures))
+        grounded = sum(1 for t in terms if t in self._source_terms) / len(terms)
+        return "ungrounded" if grounded < self._min else None

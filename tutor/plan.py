@@ -1,0 +1,463 @@
+"""The answer plan: what kind of question this is, and the source sentences that answer it.
+
+The answer opens with the plan's sentences (quoted, cited), so a learner sees the key fact within
+a second of Enter and even when the model wanders or cannot write the question's language.
+
+A question has one or two *kinds* (definition, figure, why/how, example, comparison, claim
+overview, follow-up; "general" when no cue is found), recognised from English and Japanese cue
+words. Candidate sentences come from the top sources that are on the question's *topic* (the
+claim or document of the best source: a sentence about claim 2 is not added to an answer about
+claim 4) and are scored by how much of the question they hold, how they fit the kind ("because"
+for why, a figure for how much, "for example" for an example...), and whether they are in the
+question's language. A second or third sentence is added only when it answers a kind not yet
+answered, or holds question terms the earlier ones do not. Every choice is recorded as a line of
+:meth:`Plan.explain`, shown in the Inspector ("why these sentences").
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .glossary import Glossary, is_glossary, is_glossary_line
+from .ingest import language_of, split_sentences
+from .lexical import JA_STOP, STOPWORDS, tokenize
+from .retrieve import referenced_claims
+
+if TYPE_CHECKING:
+    from .retrieve import Hit
+
+# ------------------------------------------------------------------ question kinds
+
+_KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
+    "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
+                   r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
+    "why": (r"\b(why|how come|what causes|reason\w*|how (?:does|do|did|is|are|can|could)|"
+            r"what makes|explain how)\b", r"なぜ|なんで|どうして|理由|原因|どのように|どうやって|"
+                                          r"仕組み|どうなって"),
+    "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*)\b",
+                r"例|たとえば|例えば|具体"),
+    "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long)|what (?:exponent|number|"
+               r"value|ratio|percent\w*|year|size|fraction)|which (?:number|year)|ratio|"
+               r"percent\w*|exponent|arxiv (?:number|id)|how \w+er)\b|\d",
+               r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
+               r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍"),
+    "definition": (r"\b(what (?:is|are|was|were|does .+ mean)|what's|whats|define|definition|"
+                   r"meaning|mean by|stand for|who (?:is|are|was|were)|what do you call)\b",
+                   r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと"),
+}
+_FOLLOWUP = (r"^(and\s+)?(why|how( so| come)?|really|such as|for example|example|give me an example|"
+             r"any examples?|more|tell me more|go on|what do you mean|meaning|so|and then|"
+             r"what about (it|that|this)|can you explain|explain( more| that| it)?|how does that work|"
+             r"in japanese|in english)\b",
+             r"^(なぜ|なんで|どうして|例えば|たとえば|例は|具体例|もっと|詳しく|つまり|それは|"
+             r"それって|どういうこと|本当|ほんと|他には|ほかには)")
+_FOLLOWUP_MAX_TERMS = 3  # "why?", "give me an example" carry no topic of their own
+
+# cues a sentence shows when it answers a kind
+_ANSWER_CUES: dict[str, tuple[str, str]] = {
+    "definition": (r"\b(is|are|means?|refers? to|called|known as|stands? for|names?|describes?)\b",
+                   r"とは|というもの|のこと|を指|と呼|という意味|とする|です"),
+    "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
+            r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
+            r"ため|から|ので|理由|によって|結果|原因|せい|によるもの|からです"),
+    "example": (r"\b(for example|for instance|e\.g\.|such as|examples?|illustrat\w*|"
+                r"demonstrat\w*|evidence|documented)\b",
+                r"例|たとえば|例えば|実験|では、"),
+    "comparison": (r"\b(whereas|while|than|unlike|rather than|in contrast|compared|instead|"
+                   r"versus|more|less|fewer)\b", r"一方|より|に対して|違|比べ|ではなく|逆"),
+    "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),
+    "claim": (r"\bclaim\s*\d|\bsays?\b", r"主張\s*\d|というもの"),
+}
+KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
+SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
+MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
+EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of the best one
+EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
+EXTRA_NEW_TERMS = 0.25  # ... and answer a new kind or hold this share of new question terms
+MAX_SENTENCES = 3
+
+
+def _cue(pattern_pair: tuple[str, str], text: str) -> bool:
+    en, ja = pattern_pair
+    low = text.lower()
+    return bool(re.search(en, low) or re.search(ja, text))
+
+
+def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """One or two kinds in the order the question asks them; "followup" first when the question
+    is a bare continuation of the previous turn ("why?", 「例えば？」)."""
+    kinds: list[tuple[int, str]] = []
+    low = question.lower()
+    named = referenced_claims(question)
+    if len(named) == 1 and not _topic_terms(question, named):
+        kinds.append((0, "claim"))
+    for kind, (en, ja) in _KIND_CUES.items():
+        m = re.search(en, low) or re.search(ja, question)
+        if m:
+            if kind == "figure" and m.group(0).isdigit() and named:
+                continue  # "claim 4" is not a figure question
+            kinds.append((m.start(), kind))
+    if not kinds:
+        kinds.append((0, "general"))
+    kinds.sort()
+    defn = next((pos for pos, k in kinds if k == "definition"), None)
+    if defn is not None and any(k != "definition" and 0 <= pos - defn <= 18 for pos, k in kinds):
+        # "what's the difference", "what is the reason", "what is an example": not a definition
+        kinds = [(pos, k) for pos, k in kinds if k != "definition"]
+    out = list(dict.fromkeys(k for _, k in kinds))
+    if "claim" in out:
+        out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
+    out = out[:2]
+    if is_followup(question, history):
+        out = ["followup"] + [k for k in out if k != "definition"][:1]
+    return out
+
+
+def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
+    if not history:
+        return False
+    en, ja = _FOLLOWUP
+    text = question.strip()
+    cue = re.search(en, text.lower()) or re.search(ja, text)
+    terms = [t for t in tokenize(text) if t not in JA_STOP and t not in _CUE_WORDS]
+    return bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms
+
+
+def followup_query(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """What to search for: a follow-up is read with the question it follows."""
+    if is_followup(question, history):
+        return f"{history[-1][0]} {question}"
+    return question
+
+
+_CUE_WORDS = {"why", "how", "example", "exampl", "give", "more", "really", "mean", "so", "go",
+              "instance", "explain", "detail", "なぜ", "なん", "んで", "どう", "うし", "して",
+              "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例"}
+_BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
+                     "番目", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+                     "eighth", "summar", "summary", "summarize", "point", "main", "要点", "要約",
+                     "まと", "とめ", "言っ", "って", "いる", "何を", "簡単", "教え", "えて"}
+
+
+def _topic_terms(question: str, named: set[int]) -> set[str]:
+    q = {t for t in tokenize(question) if t not in JA_STOP}
+    return q - _BARE_CLAIM_TERMS - {str(n) for n in named}
+
+
+# ------------------------------------------------------------------ the plan
+
+
+@dataclass
+class Pick:
+    sentence: str
+    source: int  # 1-based source number, as cited
+    score: float
+    why: str
+
+
+@dataclass
+class Plan:
+    kinds: list[str]
+    language: str
+    picks: list[Pick] = field(default_factory=list)
+    topic: str = ""
+    glossary: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left out, and why
+    fallback: bool = False
+
+    @property
+    def text(self) -> str:
+        return lead_text([(p.sentence, p.source) for p in self.picks])
+
+    def explain(self) -> list[str]:
+        lines = [f"question kind: {', '.join(self.kinds)} ({self.language})"]
+        if self.glossary:
+            lines.append("glossary: " + "; ".join(self.glossary))
+        if self.topic:
+            lines.append(f"topic: {self.topic}")
+        for p in self.picks:
+            lines.append(f"[{p.source}] {p.why} (score {p.score:.2f})")
+        if self.fallback:
+            lines.append("no sentence scored as an answer: the best sentences of the top passage")
+        lines += self.notes
+        return lines
+
+    def as_json(self) -> dict[str, object]:
+        return {"kinds": self.kinds, "language": self.language, "topic": self.topic,
+                "sentences": [{"text": p.sentence, "source": p.source, "score": round(p.score, 3),
+                               "why": p.why} for p in self.picks],
+                "glossary": self.glossary, "fallback": self.fallback, "explain": self.explain()}
+
+
+def lead_text(leads: Sequence[tuple[str, int]]) -> str:
+    """``[(s1, 1), (s2, 2)]`` as "s1 [1] s2 [2]"; one citation when both come from one source."""
+    parts = []
+    for i, (sent, n) in enumerate(leads):
+        same_next = i + 1 < len(leads) and leads[i + 1][1] == n
+        parts.append(sent if same_next else f"{sent} [{n}]")
+    return " ".join(parts)
+
+
+_END = re.compile(r"[.!?。！？]([\"'”’」』)）\]]*)$")
+
+
+def usable_sentence(sent: str) -> bool:
+    """A whole sentence that reads on its own: ends like a sentence, is not a heading, a list
+    lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
+    s = sent.strip()
+    if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s):
+        return False
+    return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
+
+
+def _topic_of(question: str, hits: Sequence[Hit]) -> tuple[set[int] | None, str | None, str]:
+    """The claims (or, for a note about no single claim, the document) the question is about."""
+    named = referenced_claims(question)
+    if named:
+        return named, None, "claim " + ", ".join(map(str, sorted(named))) + " (named in the question)"
+    for hit in hits:
+        if is_glossary(hit.source):
+            continue
+        if 0 < len(hit.claims) <= 2:
+            return set(hit.claims), hit.doc_id, (f"claim {', '.join(map(str, hit.claims))} "
+                                                 f"(from source [{hit.rank}], {hit.doc_id})")
+        return None, hit.doc_id, f"{hit.doc_id} (source [{hit.rank}])"
+    return None, None, ""
+
+
+def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
+    if doc is not None and hit.doc_id == doc and (claims is None or not hit.claims
+                                                  or set(hit.claims) & claims):
+        return True  # the same note (the article's sections each have their own claim)
+    if is_glossary(hit.source):
+        return claims is None  # a definition is on topic unless the question is about a claim
+    if claims is not None:
+        return bool(set(hit.claims) & claims) and len(hit.claims) <= max(2, len(claims))
+    return not hit.claims or len(hit.claims) > 2  # a general question: general notes only
+
+
+def make_plan(question: str, hits: Sequence[Hit],
+              embed: Callable[[list[str]], list[list[float]]] | None = None,
+              history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
+              extra: Sequence[tuple[Hit, int]] = (),
+              idf: Callable[[str], float] | None = None) -> Plan:
+    """Choose the one to three sentences that answer ``question`` from ``hits`` (cited by their
+    position, 1-based). ``extra`` are further passages (with their source numbers) to draw from,
+    such as the 日本語の要点 of the top note for a Japanese question. ``idf`` weighs the question's
+    terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it."""
+    lang = language_of(question)
+    kinds = question_kinds(question, history)
+    plan = Plan(kinds, lang)
+    if glossary is not None:
+        plan.glossary = glossary.explain(question)
+    readings = glossary.readings(question) if glossary is not None else [question]
+    if "followup" in kinds and history:
+        readings = [f"{history[-1][0]} {r}" for r in readings]
+    reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in _CUE_WORDS)
+                     for r in readings]
+    reading_terms = [r for r in reading_terms if r] or [set()]
+    if not hits:
+        return plan
+    claims, doc, plan.topic = _topic_of(question, hits)
+    term_notes = {n for m in (glossary.matches(question) if glossary else []) for n in m.term.notes}
+    if term_notes and claims is not None and not referenced_claims(question):
+        # the glossary says where its term is explained: those notes are on topic as well
+        on_term = [h for h in hits if h.doc_id in term_notes]
+        if on_term and on_term[0].doc_id != doc:
+            # the question is about the term: its notes are the topic, not the top source's
+            claims = set(c for h in on_term if len(h.claims) <= 2 for c in h.claims) or claims
+            doc = on_term[0].doc_id
+            plan.topic = (f"claim {', '.join(map(str, sorted(claims)))} (the glossary's notes for "
+                          f"the term: {', '.join(sorted(term_notes))})")
+    passages = [(h, n) for n, h in enumerate(hits[:4], 1)] + list(extra)
+    if "claim" in kinds and claims and len(claims) == 1:
+        picked = _claim_overview(passages, lang, next(iter(claims)))
+        if picked:
+            plan.picks = [picked]
+            return plan
+    candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
+    skipped_topic = 0
+    for hit, n in passages:
+        if not _on_topic(hit, claims, doc):
+            skipped_topic += 1
+            continue
+        for i, sent in enumerate(sentences_of(hit.text)):
+            named = referenced_claims(sent)
+            if claims is not None and named and not named & claims:
+                continue  # "... as claim 5 says": another claim's point
+            if "followup" in kinds and history and _norm(sent) in _norm(history[-1][1]):
+                continue  # "why?" after an answer: something the last answer did not say
+            if usable_sentence(sent):
+                candidates.append((sent, n, i, hit))
+    if skipped_topic:
+        plan.notes.append(f"left out {skipped_topic} source(s) about another claim or topic")
+    if not candidates:
+        return _fallback(plan, passages, question, lang)
+    sims = [0.0] * len(candidates)
+    if embed is not None and lang == "en":
+        vecs = embed([readings[0]] + [c[0] for c in candidates])
+        qv = vecs[0]
+        sims = [sum(a * b for a, b in zip(qv, v)) for v in vecs[1:]]
+    q_seq = [t for t in tokenize(readings[0]) if t not in JA_STOP]
+    q_pairs = set(zip(q_seq, q_seq[1:]))
+    wanted = [k for k in kinds if k in _ANSWER_CUES]
+    names = _names(question, glossary)
+    scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
+    for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
+        terms = tokenize(sent)
+        tset = set(terms)
+        overlap = max(_share(r & tset, r, idf) for r in reading_terms)
+        phrases = len(q_pairs & set(zip(terms, terms[1:])))
+        s_lang = language_of(sent)
+        fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
+                                        else _cue(_ANSWER_CUES[kd], sent))]
+        score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - 0.08 * (n - 1)
+                 + (SAME_LANGUAGE[lang] if s_lang == lang else 0.0)
+                 + (KIND_BONUS if fits else 0.0) + (0.1 if i == 0 else 0.0)
+                 - (0.1 if is_glossary(hit.source) else 0.0))
+        why = (f"{round(overlap * 100)}% of the question's terms"
+               + (f", fits '{'/'.join(fits)}'" if fits else "")
+               + (", in the question's language" if s_lang == lang else "")
+               + (f", meaning {sim:.2f}" if sim else ""))
+        scored.append((score, k, sent, n, tset, fits, why))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    best = scored[0]
+    if best[0] < MIN_LEAD_SCORE:
+        return _fallback(plan, passages, question, lang)
+    first_hit = candidates[best[1]][3]
+    sentences = sentences_of(first_hit.text)
+    idx = candidates[best[1]][2]
+    text = _with_next(sentences, idx) if "figure" not in kinds else best[2]
+    plan.picks.append(Pick(text, best[3], best[0], best[6]))
+    covered_terms = set(best[4])
+    answered = set(best[5])
+    fits_of = {0: best[5]}
+    for score, _, sent, n, tset, fits, why in scored[1:]:
+        if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
+            break
+        if any(sent in p.sentence or p.sentence in sent for p in plan.picks):
+            continue
+        if language_of(sent) != lang:
+            continue  # the answer stays in the question's language
+        new_kind = set(fits) - answered
+        q_all = set().union(*reading_terms)
+        new_terms = (tset & q_all) - covered_terms
+        if new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
+                        and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all)):
+            reason = (f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
+                      f"adds {len(new_terms)} question term(s) the first sentence lacks")
+            fits_of[len(plan.picks)] = fits
+            plan.picks.append(Pick(sent, n, score, f"{why}; {reason}"))
+            covered_terms |= tset
+            answered |= set(fits)
+    if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
+        order = {k: i for i, k in enumerate(kinds)}
+        rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
+        plan.picks = [p for _, _, p in sorted(zip(rank, range(len(rank)), plan.picks))]
+    return plan
+
+
+def _share(found: set[str], wanted: set[str], idf: Callable[[str], float] | None) -> float:
+    if not wanted:
+        return 0.0
+    if idf is None:
+        return len(found) / len(wanted)
+    return sum(idf(t) for t in found) / (sum(idf(t) for t in wanted) or 1.0)
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _names(question: str, glossary: Glossary | None) -> list[str]:
+    """What a "what is X" question asks about: its glossary terms in every spelling, its
+    katakana words and its longer Latin words."""
+    q = unicodedata.normalize("NFKC", question).lower()
+    names = [unicodedata.normalize("NFKC", sp).lower()
+             for m in (glossary.matches(question) if glossary else []) for sp in m.term.spellings]
+    names += re.findall(r"[\u30a0-\u30ff]{2,}", q)
+    names += [w for w in re.findall(r"[a-z][a-z0-9\-]{3,}", q)
+              if w not in STOPWORDS and w not in _CUE_WORDS and w not in ("what", "whats", "mean")]
+    return list(dict.fromkeys(names))
+
+
+_DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*(とは|は、|は|って|is\b|are\b|"
+                            r"means\b|refers\b|describes?\b|names?\b|stands\b|was\b|—|:|、つまり)")
+
+
+_SUBJECT_AFTER = re.compile(r"\s*\([^)]{1,60}\)\s+[a-z]+s\b")
+
+
+def _defines(sentence: str, names: Sequence[str]) -> bool:
+    """Whether a sentence opens by saying what one of ``names`` is: "Sycophancy is ...",
+    「スケーリング則（…）は、…」."""
+    low = unicodedata.normalize("NFKC", sentence).lower()
+    for name in names:
+        i = low.find(name)
+        if 0 <= i <= max(24, len(low) * 0.35) and _DEFINES_AFTER.match(low, i + len(name)):
+            return True
+        if 0 <= i <= 4 and _SUBJECT_AFTER.match(low, i + len(name)):
+            return True  # "Retrieval-augmented generation (RAG) combines ...": a term and its short form
+    return False
+
+
+def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int) -> Pick | None:
+    """"What is claim 4?" / 「主張4とは？」: the claim note's overview (or its 日本語の要点) opens
+    with the answer."""
+    for want_ja in ((True, False) if lang == "ja" else (False,)):
+        for hit, n in passages:
+            if hit.claims != [claim]:
+                continue
+            is_ja = language_of(hit.text) == "ja"
+            if want_ja != is_ja or (not is_ja and not hit.chunk_id.endswith("#0")):
+                continue
+            sentences = [s for s in sentences_of(hit.text) if usable_sentence(s)]
+            if sentences:
+                return Pick(_with_next(sentences, 0), n, 1.0,
+                            f"the overview of claim {claim}" + (" (日本語の要点)" if is_ja else ""))
+    return None
+
+
+def _fallback(plan: Plan, passages: Sequence[tuple[Hit, int]], question: str, lang: str) -> Plan:
+    """No sentence answers clearly: the best passage's most question-like sentences, in the
+    question's language when there is one."""
+    q = {t for t in tokenize(question) if t not in JA_STOP}
+    ordered = sorted(passages, key=lambda p: (language_of(p[0].text) != lang, p[1]))
+    for hit, n in ordered:
+        sents = [s for s in sentences_of(hit.text) if usable_sentence(s)]
+        if not sents:
+            continue
+        ranked = sorted(range(len(sents)), key=lambda i: (-len(q & set(tokenize(sents[i]))), i))
+        chosen = sorted(ranked[:2])
+        plan.picks = [Pick(" ".join(sents[i] for i in chosen), n, 0.0,
+                           "best sentences of the best passage")]
+        plan.fallback = True
+        return plan
+    return plan
+
+
+_INITIAL = re.compile(r"(\b[A-Z]|\bet al|\bvs|\be\.g|\bi\.e|\bNo|\bFig|\bDr|\bMr|\bMs)\.$")
+
+
+def sentences_of(text: str) -> list[str]:
+    """``split_sentences`` with initials mended: "Samuel R." and "Bowman ..." are one sentence."""
+    out: list[str] = []
+    for sent in split_sentences(text):
+        if out and _INITIAL.search(out[-1]):
+            out[-1] = f"{out[-1]} {sent}"
+        else:
+            out.append(sent)
+    return out
+
+
+def _with_next(sentences: list[str], i: int) -> str:
+    """A short lead sentence ("The key term is X, from Y.") reads better with the next one."""
+    lead = sentences[i]
+    if len(lead) < 90 and i + 1 < len(sentences) and len(sentences[i + 1]) < 260 \
+            and usable_sentence(sentences[i + 1]):
+        joiner = "" if re.search(r"[。！？]$", lead) else " "
+        lead = lead + joiner + sentences[i + 1]
+    return lead
