@@ -90,7 +90,12 @@ def test_ask_compare_json_in_english_and_japanese(cli_home):
         assert with_["answer"].strip() and without["answer"].strip()
         assert with_["answer"] != without["answer"]
         assert key_fact in with_["answer"]
-        assert without["timings"]["prompt_tokens"] < with_["timings"]["prompt_tokens"]
+        if with_["stopped_by"] == "language":
+            # an English-only model does not write a Japanese answer: the planned sentences are
+            # the sourced side, with no prompt sent, while the bare model still answers
+            assert with_["timings"]["prompt_tokens"] == 0 and without["timings"]["prompt_tokens"] > 0
+        else:
+            assert without["timings"]["prompt_tokens"] < with_["timings"]["prompt_tokens"]
         diff = row["difference"]
         assert diff["summary"] and not diff["same_answer"]
         assert key_fact in diff["only_with_sources"] or key_fact in without["answer"]

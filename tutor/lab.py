@@ -47,6 +47,10 @@ class _LegRetriever:
                mode: str | None = None) -> SearchResult:
         return self.base.search(query, k=k, claim=claim, mode=mode or self.leg)
 
+    def __getattr__(self, name: str):
+        # everything else (the glossary, the coverage threshold) is the base retriever's
+        return getattr(self.base, name)
+
 
 def tuned(tutor: Tutor, k: int | None = None, leg: str = "hybrid") -> Tutor:
     """A view of ``tutor`` retrieving ``k`` passages with ``leg``; index and model are shared."""

@@ -309,6 +309,7 @@ class Tutor:
             if not lead:
                 yield Token(answer)
             timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            timings["prompt_tokens"] = 0  # no prompt was sent to a model
             yield Done(question, answer, hits, None if model is None else model.name, timings,
                        covered=True, stopped_by="no-llm" if model is None else "language",
                        plan=plan.as_json())
