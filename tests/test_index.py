@@ -643,7 +643,8 @@ def test_readers_in_other_threads_never_see_a_write_half_done(fast_index, tmp_pa
 
     def read() -> None:
         retriever = Retriever(fast_index)
-        while not stop.is_set():
+        while True:
+            last = stop.is_set()  # the writer is done: this reading is the final state
             listed = {d.doc_id: d.chunks for d in fast_index.documents()}
             for doc_id, n in listed.items():
                 got = len(fast_index.chunks_of(doc_id))
@@ -651,6 +652,8 @@ def test_readers_in_other_threads_never_see_a_write_half_done(fast_index, tmp_pa
                     problems.append(f"{doc_id}: {got} of {n} chunks")
             seen.append((len(listed), sum(listed.values())))
             retriever.search("scaling laws", k=3)
+            if last:
+                break
 
     reader = threading.Thread(target=read)
     reader.start()
