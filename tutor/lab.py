@@ -49,6 +49,8 @@ class _LegRetriever:
 
     def __getattr__(self, name: str):
         # everything else (the glossary, the coverage threshold) is the base retriever's
+        if name == "base":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
         return getattr(self.base, name)
 
 
