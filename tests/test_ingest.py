@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
+from pdfs import assemble
 
 from tutor.ingest import (IngestError, chunk_document, decode_text, language_of, load_document,
                           split_sentences)
@@ -54,20 +55,7 @@ def make_pdf(pages: list[str | None], title: str | None = None) -> bytes:
                           + b"] /Count %d >>" % len(kids))
     info = add(b"<< /Title (" + title.encode("latin-1") + b") >>") if title else None
     catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + (body or b"null") + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root %d 0 R" % (len(objs) + 1, catalog)
-    if info:
-        out += b" /Info %d 0 R" % info
-    out += b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
+    return assemble([body or b"null" for body in objs], catalog, info)
 
 
 def encrypt_pdf(data: bytes, user_password: str, owner_password: str = "owner") -> bytes:
