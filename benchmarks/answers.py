@@ -109,7 +109,7 @@ def run_model(settings, questions: list[dict], model: Path | None,  # type: igno
         rows.append({"q": q, "done": done})
         print(f"{len(rows)}/{len(questions)} {done.timings['total_ms']:.0f} ms {q['question']}",
               file=sys.stderr, flush=True)
-    for split in ("dev", "held-out"):
+    for split in dict.fromkeys(r["q"]["split"] for r in rows):
         part = [r for r in rows if r["q"]["split"] == split]
         inside = [r for r in part if r["q"].get("scope") != "out"]
         outside = [r for r in part if r["q"].get("scope") == "out"]
@@ -181,14 +181,15 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", action="append", type=Path, default=None,
                     help="a GGUF to measure (repeatable); default: the configured model")
-    ap.add_argument("--split", choices=("dev", "held-out", "all"), default="all")
+    ap.add_argument("--split", default="all", help="dev, held-out or all")
+    ap.add_argument("--questions", type=Path, default=QUESTIONS, help="a JSONL question set")
     ap.add_argument("--no-llm", action="store_true", help="the answer plan alone, no model")
     ap.add_argument("--sample", type=int, default=0,
                     help="an even sample of N questions (a slow model on a busy machine)")
     ap.add_argument("--write-readme", action="store_true")
     args = ap.parse_args()
     settings = load_settings({"home": tempfile.mkdtemp(prefix="bench-home-")})
-    questions = load(QUESTIONS)
+    questions = load(args.questions)
     if args.split != "all":
         questions = [q for q in questions if q["split"] == args.split]
     if args.sample:

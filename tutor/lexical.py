@@ -25,6 +25,18 @@ JA_STOP = frozenset("""とは です すか ます ので して した する �
     まし した でし しょ ょう だろ ろう かな""".split())
 
 
+# A question's hiragana bigrams (がで, でか, くな, ったら) are mostly inflection and particles: in
+# casual Japanese they outnumber the content words and let chatty passages outrank the note that
+# holds the question's terms. They count for this much of a content term in a query (measured on
+# benchmarks/learner_questions.jsonl and the retrieval set: benchmarks/run.py).
+KANA_QUERY_WEIGHT = 0.3
+_HIRAGANA = re.compile(r"[\u3040-\u309f]+")
+
+
+def query_weight(term: str) -> float:
+    return KANA_QUERY_WEIGHT if _HIRAGANA.fullmatch(term) else 1.0
+
+
 def _normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
@@ -131,10 +143,10 @@ class BM25:
         variants = [v for v in variants if v]
         if not variants:
             return []
-        weights = Counter(variants[0])
+        weights: dict[str, float] = {t: c * query_weight(t) for t, c in Counter(variants[0]).items()}
         for extra in variants[1:]:
             for t in set(extra) - weights.keys():
-                weights[t] = 1
+                weights[t] = query_weight(t)
         avg = self._total / len(self._lengths)
         scores: dict[str, float] = defaultdict(float)
         for term, qtf in weights.items():
@@ -151,7 +163,7 @@ class BM25:
         return [LexicalHit(cid, s, max(self._coverage(cid, v) for v in variants)) for cid, s in ranked]
 
     def _coverage(self, cid: str, terms: list[str]) -> float:
-        weights = Counter(terms)
+        weights = {t: c * query_weight(t) for t, c in Counter(terms).items()}
         total = sum(self.idf(t) * c for t, c in weights.items()) or 1.0
         matched = sum(self.idf(t) * c for t, c in weights.items()
                       if cid in self._postings.get(t, ()))

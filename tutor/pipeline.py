@@ -20,7 +20,7 @@ from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, tokenize
 from .llm import SPECIAL_MARKERS, LocalModel, ModelError
 from .plan import Plan, followup_query, is_followup, make_plan
-from .retrieve import Hit, Retriever
+from .retrieve import Hit, Retriever, referenced_claims
 
 SYSTEM_PROMPT = (
     "You are a patient tutor who explains the paper \"Eight Things to Know about Large Language "
@@ -31,7 +31,18 @@ SYSTEM_PROMPT = (
 )
 MIN_ANSWER_CHARS = 25  # an answer shorter than this, citations removed, is a fragment
 JA_MIN_COVERAGE = 0.15  # measured: covered Japanese questions 0.20 and up, out-of-scope 0.00-0.08
+# measured on 300 English questions: covered ones have a best cosine of 0.24 and up (with every
+# term in the passage) or 0.26 and up; out-of-scope ones reach 0.25, and a lexical coverage of
+# 0.32 from two everyday words
+EN_MIN_DENSE = 0.25
+EN_LEXICAL_ALONE = 0.5  # ... below that cosine, the share of the question's terms needed
 GLOSSARY_COVER_SHARE = 0.8  # share of min_score a note naming the question's term must reach
+# words that put a Japanese question inside the course ("記事の最後で筆者は…", 「人間とLMどっち」):
+# with one of them, a lower relevance is enough (measured: out-of-scope Japanese questions reach a
+# coverage of 0.24 without any of them, covered ones with them 0.10-0.28)
+COURSE_WORDS = re.compile(r"記事|筆者|著者|ブログ|論文|主張|言語モデル|LLM|(?<![A-Za-z])LM(?![A-Za-z])|"
+                          r"GPT|大規模言語|ボウマン|Bowman", re.I)
+COURSE_WORD_SHARE = 0.6  # share of min_score such a question's best source must reach
 NOT_COVERED = ("The course material does not cover this question, so I will not guess. "
                "The closest passages are listed below; try rephrasing, or ask about one of the "
                "eight claims.")
@@ -225,9 +236,24 @@ class Tutor:
             # the embedder is English-only: its cosine on a Japanese question is no evidence
             # without a word of the question in the passage
             covered = False
+        if covered and not pinned and language_of(question) != "ja" \
+                and max((h.dense or 0.0) for h in hits) < EN_MIN_DENSE \
+                and max((h.coverage or 0.0) for h in hits) < EN_LEXICAL_ALONE:
+            # "how do I get red wine out of a carpet": two common words in a passage, and a
+            # meaning far from every passage, are no evidence either
+            covered = False
         if not covered and hits:
-            covered = self._glossary_covers(question, hits)
+            covered = self._glossary_covers(question, hits) or self._course_covers(question, hits)
         return Retrieved(hits, result.elapsed_ms, covered)
+
+    def _course_covers(self, question: str, hits: Sequence[Hit]) -> bool:
+        """「主張1って要するに何？」 names a claim the top sources are about; 「記事の最後のまとめで
+        筆者は？」 uses the course's own words and is nearly relevant enough."""
+        named = referenced_claims(question)
+        if named and any(set(h.claims) & named for h in hits[:3]):
+            return True
+        return bool(COURSE_WORDS.search(question)) and \
+            max(h.relevance for h in hits) >= COURSE_WORD_SHARE * self.settings.min_score
 
     def _glossary_covers(self, question: str, hits: Sequence[Hit]) -> bool:
         """A question that names a glossary term (迎合, カプラン) is covered when a top note
@@ -248,23 +274,16 @@ class Tutor:
 
     def plan(self, question: str, hits: Sequence[Hit],
              history: Sequence[tuple[str, str]] = ()) -> tuple[Plan, list[Hit]]:
-        """The answer plan, and the sources (a Japanese question also gets the 日本語の要点 of the
-        top note when it was not retrieved, so it can be answered in Japanese)."""
-        hits = list(hits)
-        extra: list[tuple[Hit, int]] = []
-        if language_of(question) == "ja" and hits:
-            top = next((h for h in hits if not is_glossary(h.source)), None)
-            have = {h.chunk_id for h in hits}
-            ja = [c for c in self.index.chunks_of(top.doc_id)
-                  if c.language == "ja" and c.chunk_id not in have] if top else []
-            if ja:
-                c = max(ja, key=lambda c: len(set(tokenize(question)) & set(tokenize(c.text))))
-                hit = Hit(len(hits) + 1, c.chunk_id, c.doc_id, c.title, c.source, c.location,
-                          c.text, 0.0, 0.0, claims=list(c.claims), page=c.page)
-                hits.append(hit)
-                extra.append((hit, len(hits)))
+        """The answer plan, and the sources: the retrieved ones, then the sections of the topic's
+        note the plan cites although the retriever did not return them (a Japanese question's
+        日本語の要点, the note's section on "why")."""
+        def more(doc_id: str) -> list[Hit]:
+            return [Hit(0, c.chunk_id, c.doc_id, c.title, c.source, c.location, c.text, 0.0, 0.0,
+                        claims=list(c.claims), page=c.page) for c in self.index.chunks_of(doc_id)]
+
         plan = make_plan(question, hits, self.index.embedder.embed, history,
-                         self.retriever.glossary, extra, self.index.lexical.idf)
+                         self.retriever.glossary, idf=self.index.lexical.idf, more=more)
+        hits = list(hits) + plan.added
         return plan, hits
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), claim: int | None = None,

@@ -15,7 +15,9 @@ answered, or holds question terms the earlier ones do not. Every choice is recor
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,10 +42,12 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*)\b",
                 r"例|たとえば|例えば|具体"),
     "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long)|what (?:exponent|number|"
-               r"value|ratio|percent\w*|year|size|fraction)|which (?:number|year)|ratio|"
-               r"percent\w*|exponent|arxiv (?:number|id)|how \w+er)\b|\d",
+               r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
+               r"scored?|accuracy|"
+               r"percent\w*|exponent|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
-               r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍"),
+               r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
+               r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
     "definition": (r"\b(what (?:is|are|was|were|does .+ mean)|what's|whats|define|definition|"
                    r"meaning|mean by|stand for|who (?:is|are|was|were)|what do you call)\b",
                    r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと"),
@@ -52,8 +56,9 @@ _FOLLOWUP = (r"^(and\s+)?(why|how( so| come)?|really|such as|for example|example
              r"any examples?|more|tell me more|go on|what do you mean|meaning|so|and then|"
              r"what about (it|that|this)|can you explain|explain( more| that| it)?|how does that work|"
              r"in japanese|in english)\b",
-             r"^(なぜ|なんで|どうして|例えば|たとえば|例は|具体例|もっと|詳しく|つまり|それは|"
-             r"それって|どういうこと|本当|ほんと|他には|ほかには)")
+             r"^(なぜ|なんで|どうして|例えば|たとえば|例は|具体|もっと|詳しく|くわしく|つまり|それは|"
+             r"それって|どういうこと|本当|ほんと|他には|ほかには|他の例|ほかの例|じゃあ|で、|"
+             r"理由は|証拠は|根拠は)")
 _FOLLOWUP_MAX_TERMS = 3  # "why?", "give me an example" carry no topic of their own
 
 # cues a sentence shows when it answers a kind
@@ -68,9 +73,23 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
                 r"例|たとえば|例えば|実験|では、"),
     "comparison": (r"\b(whereas|while|than|unlike|rather than|in contrast|compared|instead|"
                    r"versus|more|less|fewer)\b", r"一方|より|に対して|違|比べ|ではなく|逆"),
-    "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),
+    "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),  # see _has_figure
     "claim": (r"\bclaim\s*\d|\bsays?\b", r"主張\s*\d|というもの"),
 }
+# cues a section heading shows when its text answers a kind ("Why LLMs are hard to interpret")
+_HEADING_CUES: dict[str, tuple[str, str]] = {
+    "why": (r"\b(why|because|reasons?|causes?)\b", r"なぜ|理由|原因|仕組み"),
+    "example": (r"\b(examples?|evidence|experiments?|case|cases|illustrat\w*|demonstrat\w*|"
+                r"tests?|documented)\b", r"例|実験|証拠"),
+    "comparison": (r"\b(vs\.?|versus|compared|differen\w*|disagree\w*|against|unlike)\b",
+                   r"違い|比較|対"),
+    "figure": (r"\b(figures?|numbers?|exponents?|how much|how many|size|compute|tokens)\b",
+               r"数|値|指数"),
+}
+# an example that names its case: a study ("Li et al. 2023"), or "for example", not only "such as"
+_CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bfor (example|instance)\b|\be\.g\.|\bin one\b",
+             r"例えば|たとえば|実験|et al")
+CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
 KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
 MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
@@ -78,6 +97,10 @@ EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of th
 EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
 EXTRA_NEW_TERMS = 0.25  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
+_DEBUG = bool(os.environ.get('TUTOR_PLAN_DEBUG'))
+MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
+UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
+HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
 
 
 def _cue(pattern_pair: tuple[str, str], text: str) -> bool:
@@ -116,14 +139,26 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
     return out
 
 
+_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
+             r"he|she|his|their)\b(?! (?:is|are) (?:called|known))",
+             r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
+_ANAPHORA_MAX_TERMS = 5  # "ok and does bowman agree with that view": a short question that points back
+
+
 def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
+    """A question that continues the last turn: a bare cue ("why?", 「例えば？」), or a short
+    question that points back at it ("what do they mean by exact match", 「それって本当？」)."""
     if not history:
         return False
     en, ja = _FOLLOWUP
     text = question.strip()
     cue = re.search(en, text.lower()) or re.search(ja, text)
-    terms = [t for t in tokenize(text) if t not in JA_STOP and t not in _CUE_WORDS]
-    return bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms
+    terms = [t for t in tokenize(text) if t not in JA_STOP and t not in _CUE_WORDS
+             and not re.fullmatch(r"[\u3040-\u309f]+", t)]  # どういうこと: no topic of its own
+    if bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms:
+        return True
+    back = re.search(_ANAPHORA[0], text.lower()) or re.search(_ANAPHORA[1], text)
+    return bool(back) and len(terms) <= _ANAPHORA_MAX_TERMS and not referenced_claims(text)
 
 
 def followup_query(question: str, history: Sequence[tuple[str, str]]) -> str:
@@ -135,15 +170,19 @@ def followup_query(question: str, history: Sequence[tuple[str, str]]) -> str:
 
 _CUE_WORDS = {"why", "how", "example", "exampl", "give", "more", "really", "mean", "so", "go",
               "instance", "explain", "detail", "なぜ", "なん", "んで", "どう", "うし", "して",
-              "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例"}
+              "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例",
+              "体的", "的", "理由", "証拠", "根拠", "tho", "though", "got", "ok", "okay"}
 _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
                      "番目", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
                      "eighth", "summar", "summary", "summarize", "point", "main", "要点", "要約",
-                     "まと", "とめ", "言っ", "って", "いる", "何を", "簡単", "教え", "えて"}
+                     "まと", "とめ", "言っ", "って", "いる", "何を", "簡単", "教え", "えて",
+                     "tl", "dr", "gist", "short", "brief", "nutshell", "explain", "要す", "する",
+                     "るに", "ざっ", "っく", "くり", "一言", "つま", "まり", "なに", "何", "要"}
 
 
 def _topic_terms(question: str, named: set[int]) -> set[str]:
-    q = {t for t in tokenize(question) if t not in JA_STOP}
+    q = {t for t in tokenize(question) if t not in JA_STOP
+         and not re.fullmatch(r"[\u3040-\u309f]+", t)}  # particles: って, なに, するに
     return q - _BARE_CLAIM_TERMS - {str(n) for n in named}
 
 
@@ -167,6 +206,7 @@ class Plan:
     glossary: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was left out, and why
     fallback: bool = False
+    added: list[Hit] = field(default_factory=list)  # sections of the note read beyond the sources
 
     @property
     def text(self) -> str:
@@ -208,8 +248,9 @@ def usable_sentence(sent: str) -> bool:
     """A whole sentence that reads on its own: ends like a sentence, is not a heading, a list
     lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
     s = sent.strip()
-    if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s):
-        return False
+    if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s) \
+            or re.match(r"^[\"”’)）,，;、。]|^[a-z]", s):
+        return False  # a heading, a lead-in, or the tail of a sentence cut by a bad split
     return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
 
 
@@ -243,11 +284,16 @@ def make_plan(question: str, hits: Sequence[Hit],
               embed: Callable[[list[str]], list[list[float]]] | None = None,
               history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
               extra: Sequence[tuple[Hit, int]] = (),
-              idf: Callable[[str], float] | None = None) -> Plan:
+              idf: Callable[[str], float] | None = None,
+              more: Callable[[str], Sequence[Hit]] | None = None) -> Plan:
     """Choose the one to three sentences that answer ``question`` from ``hits`` (cited by their
     position, 1-based). ``extra`` are further passages (with their source numbers) to draw from,
     such as the 日本語の要点 of the top note for a Japanese question. ``idf`` weighs the question's
-    terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it."""
+    terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it.
+    ``more(doc_id)`` gives the other sections of a document: the plan also reads the
+    :data:`MORE_SECTIONS` sections of the topic's note that hold most of the question (the
+    retriever's top three can miss "why LLMs are hard to interpret" for a "why can't we read
+    it?"); those it cites are in :attr:`Plan.added`, numbered after ``hits``."""
     lang = language_of(question)
     kinds = question_kinds(question, history)
     plan = Plan(kinds, lang)
@@ -273,6 +319,20 @@ def make_plan(question: str, hits: Sequence[Hit],
             plan.topic = (f"claim {', '.join(map(str, sorted(claims)))} (the glossary's notes for "
                           f"the term: {', '.join(sorted(term_notes))})")
     passages = [(h, n) for n, h in enumerate(hits[:4], 1)] + list(extra)
+    if more is not None:
+        passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
+                                   len(hits) + len(extra))
+    plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
+                   reading_terms, embed, glossary, idf)
+    _number_added(plan, passages, len(hits) + len(extra))
+    return plan
+
+
+def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: set[int] | None,
+            doc: str | None, kinds: list[str], lang: str, history: Sequence[tuple[str, str]],
+            readings: list[str], reading_terms: list[set[str]],
+            embed: Callable[[list[str]], list[list[float]]] | None, glossary: Glossary | None,
+            idf: Callable[[str], float] | None) -> Plan:
     if "claim" in kinds and claims and len(claims) == 1:
         picked = _claim_overview(passages, lang, next(iter(claims)))
         if picked:
@@ -309,12 +369,22 @@ def make_plan(question: str, hits: Sequence[Hit],
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
-        overlap = max(_share(r & tset, r, idf) for r in reading_terms)
+        hset = _heading_terms(hit) - tset
+        overlap = max(_share(r & tset, r, idf) + HEADING_WEIGHT * _share(r & hset, r, idf)
+                      for r in reading_terms)
         phrases = len(q_pairs & set(zip(terms, terms[1:])))
         s_lang = language_of(sent)
         fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
+                                        else _has_figure(sent) if kd == "figure"
                                         else _cue(_ANSWER_CUES[kd], sent))]
-        score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - 0.08 * (n - 1)
+        fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
+                 and _cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
+        rank_cost = UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
+        if "example" in fits and _cue(_CONCRETE, sent):
+            rank_cost -= CONCRETE_BONUS
+        elif "example" in wanted and "definition" not in kinds and _defines(sent, names):
+            rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
+        score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - rank_cost
                  + (SAME_LANGUAGE[lang] if s_lang == lang else 0.0)
                  + (KIND_BONUS if fits else 0.0) + (0.1 if i == 0 else 0.0)
                  - (0.1 if is_glossary(hit.source) else 0.0))
@@ -324,6 +394,9 @@ def make_plan(question: str, hits: Sequence[Hit],
                + (f", meaning {sim:.2f}" if sim else ""))
         scored.append((score, k, sent, n, tset, fits, why))
     scored.sort(key=lambda x: (-x[0], x[1]))
+    if _DEBUG:
+        for sc in scored[:8]:
+            print(f"  {sc[0]:.2f} [{sc[3]}] {sc[6]} :: {sc[2][:100]}", file=sys.stderr)
     best = scored[0]
     if best[0] < MIN_LEAD_SCORE:
         return _fallback(plan, passages, question, lang)
@@ -331,7 +404,13 @@ def make_plan(question: str, hits: Sequence[Hit],
     sentences = sentences_of(first_hit.text)
     idx = candidates[best[1]][2]
     text = _with_next(sentences, idx) if "figure" not in kinds else best[2]
-    plan.picks.append(Pick(text, best[3], best[0], best[6]))
+    why_first = best[6]
+    if _points_back(best[2]) and idx > 0 and usable_sentence(sentences[idx - 1]) \
+            and len(sentences[idx - 1]) < 260:
+        # "If that happens, ..." reads only after the sentence it points back to
+        text = sentences[idx - 1] + ("" if language_of(text) == "ja" else " ") + text
+        why_first += "; with the sentence before it, which it points back to"
+    plan.picks.append(Pick(text, best[3], best[0], why_first))
     covered_terms = set(best[4])
     answered = set(best[5])
     fits_of = {0: best[5]}
@@ -342,6 +421,8 @@ def make_plan(question: str, hits: Sequence[Hit],
             continue
         if language_of(sent) != lang:
             continue  # the answer stays in the question's language
+        if _points_back(sent):
+            continue  # "This is why ..." means nothing without its sentence before
         new_kind = set(fits) - answered
         q_all = set().union(*reading_terms)
         new_terms = (tset & q_all) - covered_terms
@@ -358,6 +439,69 @@ def make_plan(question: str, hits: Sequence[Hit],
         rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
         plan.picks = [p for _, _, p in sorted(zip(rank, range(len(rank)), plan.picks))]
     return plan
+
+
+_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
+                           r"table|part)\s*\d+|主張\s*\d|\bgpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
+
+
+def _has_figure(sent: str) -> bool:
+    """A figure that answers "how much": a number that is not an arXiv id, a year, a claim's or
+    a figure's number, or a model's name (GPT-4)."""
+    return _cue(_ANSWER_CUES["figure"], _NOT_A_FIGURE.sub(" ", sent))
+
+
+def _heading_terms(hit: Hit) -> set[str]:
+    return {t for t in tokenize(hit.location) if t not in JA_STOP and t not in _CUE_WORDS}
+
+
+def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tuple[Hit, int]],
+                   claims: set[int] | None, doc: str | None, lang: str,
+                   reading_terms: Sequence[set[str]], kinds: Sequence[str],
+                   idf: Callable[[str], float] | None, after: int) -> list[tuple[Hit, int]]:
+    """The sections of the topic's note that were not retrieved, best first by the question's
+    terms in their text and heading and by a heading that fits the question's kind; numbered
+    provisionally after ``after`` and marked unretrieved (rank 0)."""
+    home = doc or next((h.doc_id for h, _ in passages if not is_glossary(h.source)
+                        and _on_topic(h, claims, doc)), None)
+    if home is None:
+        return []
+    have = {h.chunk_id for h, _ in passages}
+    wanted = [k for k in kinds if k in _HEADING_CUES]
+    ranked = []
+    for c in more(home):
+        if c.chunk_id in have or (language_of(c.text) == "ja") != (lang == "ja") \
+                or not _on_topic(c, claims, doc or home):
+            continue
+        tset = set(tokenize(c.text))
+        hset = _heading_terms(c)
+        fit = any(_cue(_HEADING_CUES[k], c.location) for k in wanted)
+        share = max(_share(r & tset, r, idf) + _share(r & hset, r, idf) for r in reading_terms)
+        ranked.append((share + (0.3 if fit else 0.0), c.chunk_id, c))
+    ranked.sort(key=lambda x: (-x[0], x[1]))
+    out = []
+    for i, (score, _, c) in enumerate(ranked[:MORE_SECTIONS]):
+        if score <= 0:
+            break
+        c.rank = 0
+        out.append((c, after + 1 + i))
+    return out
+
+
+def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -> None:
+    """Keep the unretrieved sections the plan cites, numbered after the retrieved sources."""
+    by_number = {n: h for h, n in passages if h.rank == 0}
+    renumber: dict[int, int] = {}
+    for p in plan.picks:
+        if p.source in by_number and p.source not in renumber:
+            renumber[p.source] = after + 1 + len(renumber)
+            hit = by_number[p.source]
+            hit.rank = renumber[p.source]
+            plan.added.append(hit)
+    for p in plan.picks:
+        p.source = renumber.get(p.source, p.source)
+        if p.source in renumber.values() and "section of the note" not in p.why:
+            p.why += "; from another section of the topic's note"
 
 
 def _share(found: set[str], wanted: set[str], idf: Callable[[str], float] | None) -> float:
@@ -384,7 +528,7 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*(とは|は、|は|って|is\b|are\b|"
+_DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*(here\s+|in this sense\s+)?(とは|は、|は|って|is\b|are\b|"
                             r"means\b|refers\b|describes?\b|names?\b|stands\b|was\b|—|:|、つまり)")
 
 
@@ -439,6 +583,12 @@ def _fallback(plan: Plan, passages: Sequence[tuple[Hit, int]], question: str, la
     return plan
 
 
+def _open_quote(sent: str) -> bool:
+    """'Schaeffer et al. 2023, "Are Emergent Abilities ... a Mirage?' ends inside a title."""
+    return sent.count('"') % 2 == 1 or sent.count("“") > sent.count("”") \
+        or sent.count("「") > sent.count("」")
+
+
 _INITIAL = re.compile(r"(\b[A-Z]|\bet al|\bvs|\be\.g|\bi\.e|\bNo|\bFig|\bDr|\bMr|\bMs)\.$")
 
 
@@ -446,11 +596,21 @@ def sentences_of(text: str) -> list[str]:
     """``split_sentences`` with initials mended: "Samuel R." and "Bowman ..." are one sentence."""
     out: list[str] = []
     for sent in split_sentences(text):
-        if out and _INITIAL.search(out[-1]):
-            out[-1] = f"{out[-1]} {sent}"
+        if out and (_INITIAL.search(out[-1]) or _open_quote(out[-1])):
+            out[-1] += ("" if sent[:1] in "\"”」』" else " ") + sent
         else:
             out.append(sent)
     return out
+
+
+_POINTS_BACK = (r"^(this|that|these|those|it|they|such|if (?:so|that|this)|here|he|she|its|their|"
+                r"the (?:same|latter|former|case|result|effect|finding))\b",
+                r"^(これ|それ|この|その|こうした|こうして|そこで|そのため|同じ|彼)")
+
+
+def _points_back(sent: str) -> bool:
+    """A sentence that opens by pointing at the one before it ("If that happens, ...")."""
+    return _cue(_POINTS_BACK, sent.strip().lstrip("\"'“「(（"))
 
 
 def _with_next(sentences: list[str], i: int) -> str:
