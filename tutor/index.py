@@ -363,6 +363,11 @@ class Index:
                                "ON c.doc_id = d.doc_id WHERE c.ord = 0 ORDER BY d.doc_id").fetchall()
         return [cid for cid, claims in rows if json.loads(claims or "[]") == [claim]]
 
+    def claim_docs(self, claim: int) -> list[str]:
+        """The documents devoted to one claim (front matter `claims: [N]`)."""
+        rows = self.db.execute("SELECT doc_id, claims FROM documents ORDER BY doc_id").fetchall()
+        return [d for d, claims in rows if json.loads(claims or "[]") == [claim]]
+
     def known_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
 

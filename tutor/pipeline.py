@@ -282,7 +282,8 @@ class Tutor:
                         claims=list(c.claims), page=c.page) for c in self.index.chunks_of(doc_id)]
 
         plan = make_plan(question, hits, self.index.embedder.embed, history,
-                         self.retriever.glossary, idf=self.index.lexical.idf, more=more)
+                         self.retriever.glossary, idf=self.index.lexical.idf, more=more,
+                         claim_docs=self.index.claim_docs)
         hits = list(hits) + plan.added
         return plan, hits
 

@@ -87,8 +87,10 @@ _HEADING_CUES: dict[str, tuple[str, str]] = {
                r"数|値|指数"),
 }
 # an example that names its case: a study ("Li et al. 2023"), or "for example", not only "such as"
-_CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bfor (example|instance)\b|\be\.g\.|\bin one\b",
-             r"例えば|たとえば|実験|et al")
+_CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bin one\b", r"実験|et al|\d{4}")
+_EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|an? (standard|classic|"
+             r"typical|textbook|well-known|famous) (example|case)|one example)\b",
+             r"例えば|たとえば|例は|代表例|一例|典型例")
 CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
 KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
@@ -177,7 +179,9 @@ _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味
                      "eighth", "summar", "summary", "summarize", "point", "main", "要点", "要約",
                      "まと", "とめ", "言っ", "って", "いる", "何を", "簡単", "教え", "えて",
                      "tl", "dr", "gist", "short", "brief", "nutshell", "explain", "要す", "する",
-                     "るに", "ざっ", "っく", "くり", "一言", "つま", "まり", "なに", "何", "要"}
+                     "るに", "ざっ", "っく", "くり", "一言", "つま", "まり", "なに", "何", "要",
+                     "plain", "word", "simple", "simply", "eli5", "quick", "pl", "please",
+                     "overview", "idea", "basically", "わか", "かり", "りや", "やす", "すく"}
 
 
 def _topic_terms(question: str, named: set[int]) -> set[str]:
@@ -285,7 +289,8 @@ def make_plan(question: str, hits: Sequence[Hit],
               history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
               extra: Sequence[tuple[Hit, int]] = (),
               idf: Callable[[str], float] | None = None,
-              more: Callable[[str], Sequence[Hit]] | None = None) -> Plan:
+              more: Callable[[str], Sequence[Hit]] | None = None,
+              claim_docs: Callable[[int], Sequence[str]] | None = None) -> Plan:
     """Choose the one to three sentences that answer ``question`` from ``hits`` (cited by their
     position, 1-based). ``extra`` are further passages (with their source numbers) to draw from,
     such as the 日本語の要点 of the top note for a Japanese question. ``idf`` weighs the question's
@@ -293,7 +298,8 @@ def make_plan(question: str, hits: Sequence[Hit],
     ``more(doc_id)`` gives the other sections of a document: the plan also reads the
     :data:`MORE_SECTIONS` sections of the topic's note that hold most of the question (the
     retriever's top three can miss "why LLMs are hard to interpret" for a "why can't we read
-    it?"); those it cites are in :attr:`Plan.added`, numbered after ``hits``."""
+    it?"); those it cites are in :attr:`Plan.added`, numbered after ``hits``. ``claim_docs(n)``
+    names the documents devoted to claim n, whose sections are read as well."""
     lang = language_of(question)
     kinds = question_kinds(question, history)
     plan = Plan(kinds, lang)
@@ -321,9 +327,9 @@ def make_plan(question: str, hits: Sequence[Hit],
     passages = [(h, n) for n, h in enumerate(hits[:4], 1)] + list(extra)
     if more is not None:
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
-                                   len(hits) + len(extra))
+                                   len(hits) + len(extra), claim_docs, sorted(term_notes))
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
-                   reading_terms, embed, glossary, idf)
+                   reading_terms, embed, glossary, idf, term_notes)
     _number_added(plan, passages, len(hits) + len(extra))
     return plan
 
@@ -332,7 +338,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             doc: str | None, kinds: list[str], lang: str, history: Sequence[tuple[str, str]],
             readings: list[str], reading_terms: list[set[str]],
             embed: Callable[[list[str]], list[list[float]]] | None, glossary: Glossary | None,
-            idf: Callable[[str], float] | None) -> Plan:
+            idf: Callable[[str], float] | None, term_notes: set[str]) -> Plan:
+    """Score the on-topic sentences of ``passages`` (the notes the glossary names for the
+    question's terms are on topic too) and pick the lead and up to two more."""
     if "claim" in kinds and claims and len(claims) == 1:
         picked = _claim_overview(passages, lang, next(iter(claims)))
         if picked:
@@ -341,7 +349,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
     skipped_topic = 0
     for hit, n in passages:
-        if not _on_topic(hit, claims, doc):
+        if not (_on_topic(hit, claims, doc) or (hit.doc_id in term_notes
+                                                and not is_glossary(hit.source))):
             skipped_topic += 1
             continue
         for i, sent in enumerate(sentences_of(hit.text)):
@@ -380,7 +389,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
                  and _cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
         rank_cost = UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
-        if "example" in fits and _cue(_CONCRETE, sent):
+        if "example" in fits and _cue(_EXPLICIT, sent):
+            rank_cost -= CONCRETE_BONUS * 1.5
+        elif "example" in fits and _cue(_CONCRETE, sent):
             rank_cost -= CONCRETE_BONUS
         elif "example" in wanted and "definition" not in kinds and _defines(sent, names):
             rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
@@ -441,7 +452,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     return plan
 
 
-_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
+_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
                            r"table|part)\s*\d+|主張\s*\d|\bgpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
 
 
@@ -458,7 +469,9 @@ def _heading_terms(hit: Hit) -> set[str]:
 def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tuple[Hit, int]],
                    claims: set[int] | None, doc: str | None, lang: str,
                    reading_terms: Sequence[set[str]], kinds: Sequence[str],
-                   idf: Callable[[str], float] | None, after: int) -> list[tuple[Hit, int]]:
+                   idf: Callable[[str], float] | None, after: int,
+                   claim_docs: Callable[[int], Sequence[str]] | None = None,
+                   term_notes: Sequence[str] = ()) -> list[tuple[Hit, int]]:
     """The sections of the topic's note that were not retrieved, best first by the question's
     terms in their text and heading and by a heading that fits the question's kind; numbered
     provisionally after ``after`` and marked unretrieved (rank 0)."""
@@ -466,13 +479,18 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
                         and _on_topic(h, claims, doc)), None)
     if home is None:
         return []
+    # the topic's note, the notes devoted to its claim, and the notes the glossary names for the
+    # question's terms (迎合 -> claim-4): where the course explains what was asked
+    homes = [home] + [d for c in sorted(claims or ()) if len(claims or ()) <= 2
+                      for d in (claim_docs(c) if claim_docs else [])] + list(term_notes)
     have = {h.chunk_id for h, _ in passages}
     wanted = [k for k in kinds if k in _HEADING_CUES]
     ranked = []
-    for c in more(home):
+    for c in (c for d in dict.fromkeys(homes) for c in more(d)):
         if c.chunk_id in have or (language_of(c.text) == "ja") != (lang == "ja") \
-                or not _on_topic(c, claims, doc or home):
+                or not (_on_topic(c, claims, doc or home) or c.doc_id in term_notes):
             continue
+        have.add(c.chunk_id)
         tset = set(tokenize(c.text))
         hset = _heading_terms(c)
         fit = any(_cue(_HEADING_CUES[k], c.location) for k in wanted)
@@ -480,7 +498,7 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
         ranked.append((share + (0.3 if fit else 0.0), c.chunk_id, c))
     ranked.sort(key=lambda x: (-x[0], x[1]))
     out = []
-    for i, (score, _, c) in enumerate(ranked[:MORE_SECTIONS]):
+    for i, (score, _, c) in enumerate(ranked[:MORE_SECTIONS + (lang == "ja")]):
         if score <= 0:
             break
         c.rank = 0
@@ -528,7 +546,9 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_DEFINES_AFTER = re.compile(r"\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*(here\s+|in this sense\s+)?(とは|は、|は|って|is\b|are\b|"
+_DEFINES_AFTER = re.compile(r"[\"”’」』]?\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*"
+                            r"((view|idea|term|phrase|label|metaphor|hypothesis)\s*)?(,[^,]{0,60},\s*)?"
+                            r"(here\s+|in this sense\s+)?(とは|は、|は|って|is\b|are\b|holds\b|"
                             r"means\b|refers\b|describes?\b|names?\b|stands\b|was\b|—|:|、つまり)")
 
 
@@ -539,9 +559,17 @@ def _defines(sentence: str, names: Sequence[str]) -> bool:
     """Whether a sentence opens by saying what one of ``names`` is: "Sycophancy is ...",
     「スケーリング則（…）は、…」."""
     low = unicodedata.normalize("NFKC", sentence).lower()
+    ja = language_of(sentence) == "ja"
     for name in names:
         i = low.find(name)
-        if 0 <= i <= max(24, len(low) * 0.35) and _DEFINES_AFTER.match(low, i + len(name)):
+        if i < 0:
+            continue
+        # the term is the subject: near the start of a Japanese sentence, or after no more than
+        # an article or a quote mark in English ("The debate between X and Y is ..." is not it)
+        subject = i <= max(24, len(low) * 0.35) if ja else bool(
+            re.fullmatch(r"\W*((the|a|an|so-called)\W+)*\W*", low[:i]))
+        m = _DEFINES_AFTER.match(low, i + len(name))
+        if subject and m and not re.match(r"\s*(is|are|was|were) not\b", low[i + len(name):]):
             return True
         if 0 <= i <= 4 and _SUBJECT_AFTER.match(low, i + len(name)):
             return True  # "Retrieval-augmented generation (RAG) combines ...": a term and its short form
@@ -586,7 +614,8 @@ def _fallback(plan: Plan, passages: Sequence[tuple[Hit, int]], question: str, la
 def _open_quote(sent: str) -> bool:
     """'Schaeffer et al. 2023, "Are Emergent Abilities ... a Mirage?' ends inside a title."""
     return sent.count('"') % 2 == 1 or sent.count("“") > sent.count("”") \
-        or sent.count("「") > sent.count("」")
+        or sent.count("「") > sent.count("」") or sent.count("（") > sent.count("）") \
+        or sent.count("(") > sent.count(")")
 
 
 _INITIAL = re.compile(r"(\b[A-Z]|\bet al|\bvs|\be\.g|\bi\.e|\bNo|\bFig|\bDr|\bMr|\bMs)\.$")
@@ -597,7 +626,7 @@ def sentences_of(text: str) -> list[str]:
     out: list[str] = []
     for sent in split_sentences(text):
         if out and (_INITIAL.search(out[-1]) or _open_quote(out[-1])):
-            out[-1] += ("" if sent[:1] in "\"”」』" else " ") + sent
+            out[-1] += ("" if sent[:1] in "\"”」』" or language_of(sent[:1]) == "ja" else " ") + sent
         else:
             out.append(sent)
     return out
