@@ -5,7 +5,7 @@ import pytest
 
 from tutor.gate import SentenceGate
 from tutor.glossary import Glossary, parse
-from tutor.plan import make_plan, question_kinds, usable_sentence
+from tutor.plan import is_followup, make_plan, question_kinds, sentences_of, usable_sentence
 from tutor.retrieve import Hit
 
 
@@ -64,6 +64,15 @@ Just prose.
     ("why?", (("What is claim 8?", "Claim 8 says ..."),), ["followup", "why"]),
     ("例えば？", (("主張4について教えて", "主張4は..."),), ["followup", "example"]),
     ("What is sycophancy and why does it get worse with size?", (), ["definition", "why"]),
+    # digits inside names (BM25, GPT-4) do not make a figure question; counters and くらい do
+    ("BM25って日本語だとどうやって単語に区切るの？", (), ["why"]),
+    ("if openai could predict gpt-4's loss could they predict its skills", (), ["general"]),
+    ("what did GPT-4 score on HumanEval", (), ["figure"]),
+    ("いちばん大きいモデルで何パラメータくらい？", (), ["figure"]),
+    ("tl;dr of claim 5?", (), ["claim"]),
+    ("claim 7 in plain words?", (), ["claim"]),
+    ("主張1って要するに何？", (), ["claim"]),
+    ("whats the evidence for world models", (), ["example"]),
 ])
 def test_question_kinds_in_both_languages(question, history, kinds):
     assert question_kinds(question, history) == kinds
@@ -196,3 +205,71 @@ def test_gate_drops_a_stray_citation_line():
     gate = SentenceGate("Sycophancy is agreeing with the user. [2]", ["Sycophancy is agreeing."], 4)
     out, _ = gate.feed("\n[4]. ")
     assert out.strip() == ""
+
+
+@pytest.mark.parametrize("question,followup", [
+    ("具体的には？", True), ("つまりどういうこと？", True), ("それはなぜ？", True),
+    ("why tho", True), ("got an example?", True),
+    ("ok and does bowman agree with that view", True), ("what do they mean by exact match", True),
+    ("What is sycophancy?", False), ("チンチラって何", False),
+    ("what does claim 3 say about that", False),  # names its own topic
+])
+def test_follow_ups_that_point_back_at_the_last_turn(question, followup):
+    assert is_followup(question, [("What is claim 3?", "Claim 3 says ... [1]")]) is followup
+
+
+def test_sentences_are_not_cut_inside_a_quoted_title_or_brackets():
+    text = ('Schaeffer et al. 2023, "Are Emergent Abilities a Mirage?" (arXiv:2304.15004), argue '
+            'that metrics matter. 文末（。！？など）で文に区切ります。次の文です。')
+    assert sentences_of(text) == [
+        'Schaeffer et al. 2023, "Are Emergent Abilities a Mirage?" (arXiv:2304.15004), argue that '
+        'metrics matter.', "文末（。！？など）で文に区切ります。", "次の文です。"]
+    assert not usable_sentence('" (arXiv:2304.15004), argue that most abilities are mirages.')
+    assert not usable_sentence("など）で文に区切ってチャンクにします。")
+
+
+def test_a_sentence_that_points_back_comes_with_the_one_before():
+    h = [hit(1, "Claim 4 is about steering. A capable model might recognise when it is being "
+                "tested and behave well only then. If that happens, good behaviour in tests says "
+                "little, which is why steering could get harder as models grow.",
+             doc="claim-4", claims=(4,))]
+    plan = make_plan("why might smarter models be harder to steer", h)
+    assert plan.picks[0].sentence.startswith("A capable model might recognise")
+    assert "points back" in plan.explain()[-1] or any("points back" in line for line in plan.explain())
+
+
+def test_definition_needs_the_term_as_its_subject():
+    h = [hit(1, "The debate between world models and stochastic parrots is not settled. "
+                'The "stochastic parrot" view, from Bender et al. 2021, holds that a model '
+                "stitches together patterns without grasping meaning.", doc="world-models")]
+    plan = make_plan("whats a stochastic parrot", h)
+    assert "stitches together" in plan.picks[0].sentence
+
+
+def test_an_example_question_prefers_an_explicit_example_to_a_such_as_definition():
+    h = [hit(1, "A world model means an internal picture of a situation, such as a game board. "
+                "For example, Othello-GPT (Li et al. 2023) kept the board state in its "
+                "activations.", doc="world-models")]
+    plan = make_plan("give me an example of a world model", h)
+    assert "Othello-GPT" in plan.picks[0].sentence
+
+
+def test_the_plan_reads_an_unretrieved_section_of_the_topic_note_and_cites_it_after_the_sources():
+    retrieved = [hit(1, "Claim 5 says experts cannot yet interpret LLMs.", doc="claim-5", claims=(5,)),
+                 hit(2, "Zebras have stripes.", doc="zebra")]
+    why = Hit(0, "claim-5@v#7", "claim-5", "Claim 5", "corpus/notes/claim-5.md",
+              "Why LLMs are hard to interpret", "The behaviour is learned, not written, so there "
+              "is no source code to read that explains an answer.", 0.0, 0.0, claims=[5])
+    plan = make_plan("why can't we just read the model's source code?", retrieved,
+                     more=lambda doc: [why] if doc == "claim-5" else [])
+    assert [h.chunk_id for h in plan.added] == ["claim-5@v#7"]
+    assert any(p.source == 3 and "source code" in p.sentence for p in plan.picks)
+    assert plan.added[0].rank == 3
+
+
+def test_a_sentence_the_question_quotes_is_not_the_answer():
+    h = [hit(1, "記事は「内部状態を計測することすら困難」と書いています。", doc="claim-5", claims=(5,)),
+         hit(2, "内部状態は正確に記録できるので、難しいのは計測ではなく解釈することです。", doc="claim-5",
+                claims=(5,))]
+    plan = make_plan("記事に「内部状態を計測することすら困難」ってあるけど、ほんと？", h)
+    assert "正確に記録できる" in plan.picks[0].sentence

@@ -39,8 +39,8 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "why": (r"\b(why|how come|what causes|reason\w*|how (?:does|do|did|is|are|can|could)|"
             r"what makes|explain how)\b", r"なぜ|なんで|どうして|理由|原因|どのように|どうやって|"
                                           r"仕組み|どうなって"),
-    "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*)\b",
-                r"例|たとえば|例えば|具体"),
+    "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*|"
+                r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠|実験"),
     "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long)|what (?:exponent|number|"
                r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
                r"scored?|accuracy|"
@@ -91,13 +91,14 @@ _CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bin one\b", r"実験|et al|\d{4}
 _EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|an? (standard|classic|"
              r"typical|textbook|well-known|famous) (example|case)|one example)\b",
              r"例えば|たとえば|例は|代表例|一例|典型例")
-CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
+CONCRETE_BONUS = 0.2
+QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)  # measured: "give me an example" took "X means ..., such as ..." before
 KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
 MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
 EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of the best one
 EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
-EXTRA_NEW_TERMS = 0.25  # ... and answer a new kind or hold this share of new question terms
+EXTRA_NEW_TERMS = 0.15  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
 _DEBUG = bool(os.environ.get('TUTOR_PLAN_DEBUG'))
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
@@ -253,7 +254,8 @@ def usable_sentence(sent: str) -> bool:
     lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
     s = sent.strip()
     if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s) \
-            or re.match(r"^[\"”’)）,，;、。]|^[a-z]", s):
+            or re.match(r"^[\"”’)）,，;、。]|^[a-z]", s) \
+            or s.count("）") > s.count("（") or s.count(")") > s.count("("):
         return False  # a heading, a lead-in, or the tail of a sentence cut by a bad split
     return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
 
@@ -374,6 +376,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     q_pairs = set(zip(q_seq, q_seq[1:]))
     wanted = [k for k in kinds if k in _ANSWER_CUES]
     names = _names(question, glossary)
+    quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
@@ -389,6 +392,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
                  and _cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
         rank_cost = UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
+        if any(q in _norm(sent) for q in quoted):
+            rank_cost += QUOTED_COST  # 「…」 the learner quotes it: they want what else is said
         if "example" in fits and _cue(_EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
         elif "example" in fits and _cue(_CONCRETE, sent):
@@ -425,7 +430,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     covered_terms = set(best[4])
     answered = set(best[5])
     fits_of = {0: best[5]}
-    for score, _, sent, n, tset, fits, why in scored[1:]:
+    for score, k, sent, n, tset, fits, why in scored[1:]:
         if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
             break
         if any(sent in p.sentence or p.sentence in sent for p in plan.picks):
@@ -442,7 +447,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             reason = (f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
                       f"adds {len(new_terms)} question term(s) the first sentence lacks")
             fits_of[len(plan.picks)] = fits
-            plan.picks.append(Pick(sent, n, score, f"{why}; {reason}"))
+            hit_sents = sentences_of(candidates[k][3].text)
+            text = _with_next(hit_sents, candidates[k][2]) if len(sent) < 60 else sent
+            if any(text != sent and text in p.sentence for p in plan.picks):
+                continue
+            plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
             covered_terms |= tset
             answered |= set(fits)
     if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
