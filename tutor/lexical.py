@@ -33,8 +33,13 @@ KANA_QUERY_WEIGHT = 0.3
 _HIRAGANA = re.compile(r"[\u3040-\u309f]+")
 
 
+def is_hiragana(term: str) -> bool:
+    """A term of hiragana only: a particle or an inflection (って, ったら), rarely a topic."""
+    return bool(_HIRAGANA.fullmatch(term))
+
+
 def query_weight(term: str) -> float:
-    return KANA_QUERY_WEIGHT if _HIRAGANA.fullmatch(term) else 1.0
+    return KANA_QUERY_WEIGHT if is_hiragana(term) else 1.0
 
 
 def _normalise(text: str) -> str:

@@ -15,9 +15,7 @@ answered, or holds question terms the earlier ones do not. Every choice is recor
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .glossary import Glossary, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
-from .lexical import JA_STOP, STOPWORDS, tokenize
+from .lexical import JA_STOP, STOPWORDS, is_hiragana, tokenize
 from .retrieve import referenced_claims
 
 if TYPE_CHECKING:
@@ -91,8 +89,8 @@ _CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bin one\b", r"実験|et al|\d{4}
 _EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|an? (standard|classic|"
              r"typical|textbook|well-known|famous) (example|case)|one example)\b",
              r"例えば|たとえば|例は|代表例|一例|典型例")
-CONCRETE_BONUS = 0.2
-QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)  # measured: "give me an example" took "X means ..., such as ..." before
+CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
+QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)
 KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
 MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
@@ -100,7 +98,6 @@ EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of th
 EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
 EXTRA_NEW_TERMS = 0.15  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
-_DEBUG = bool(os.environ.get('TUTOR_PLAN_DEBUG'))
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
@@ -157,7 +154,7 @@ def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
     text = question.strip()
     cue = re.search(en, text.lower()) or re.search(ja, text)
     terms = [t for t in tokenize(text) if t not in JA_STOP and t not in _CUE_WORDS
-             and not re.fullmatch(r"[\u3040-\u309f]+", t)]  # どういうこと: no topic of its own
+             and not is_hiragana(t)]  # どういうこと: no topic of its own
     if bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms:
         return True
     back = re.search(_ANAPHORA[0], text.lower()) or re.search(_ANAPHORA[1], text)
@@ -187,7 +184,7 @@ _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味
 
 def _topic_terms(question: str, named: set[int]) -> set[str]:
     q = {t for t in tokenize(question) if t not in JA_STOP
-         and not re.fullmatch(r"[\u3040-\u309f]+", t)}  # particles: って, なに, するに
+         and not is_hiragana(t)}  # particles: って, なに, するに
     return q - _BARE_CLAIM_TERMS - {str(n) for n in named}
 
 
@@ -289,13 +286,11 @@ def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
 def make_plan(question: str, hits: Sequence[Hit],
               embed: Callable[[list[str]], list[list[float]]] | None = None,
               history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
-              extra: Sequence[tuple[Hit, int]] = (),
               idf: Callable[[str], float] | None = None,
               more: Callable[[str], Sequence[Hit]] | None = None,
               claim_docs: Callable[[int], Sequence[str]] | None = None) -> Plan:
     """Choose the one to three sentences that answer ``question`` from ``hits`` (cited by their
-    position, 1-based). ``extra`` are further passages (with their source numbers) to draw from,
-    such as the 日本語の要点 of the top note for a Japanese question. ``idf`` weighs the question's
+    position, 1-based). ``idf`` weighs the question's
     terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it.
     ``more(doc_id)`` gives the other sections of a document: the plan also reads the
     :data:`MORE_SECTIONS` sections of the topic's note that hold most of the question (the
@@ -326,13 +321,13 @@ def make_plan(question: str, hits: Sequence[Hit],
             doc = on_term[0].doc_id
             plan.topic = (f"claim {', '.join(map(str, sorted(claims)))} (the glossary's notes for "
                           f"the term: {', '.join(sorted(term_notes))})")
-    passages = [(h, n) for n, h in enumerate(hits[:4], 1)] + list(extra)
+    passages = [(h, n) for n, h in enumerate(hits[:4], 1)]
     if more is not None:
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
-                                   len(hits) + len(extra), claim_docs, sorted(term_notes))
+                                   len(hits), claim_docs, sorted(term_notes))
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
                    reading_terms, embed, glossary, idf, term_notes)
-    _number_added(plan, passages, len(hits) + len(extra))
+    _number_added(plan, passages, len(hits))
     return plan
 
 
@@ -410,9 +405,6 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                + (f", meaning {sim:.2f}" if sim else ""))
         scored.append((score, k, sent, n, tset, fits, why))
     scored.sort(key=lambda x: (-x[0], x[1]))
-    if _DEBUG:
-        for sc in scored[:8]:
-            print(f"  {sc[0]:.2f} [{sc[3]}] {sc[6]} :: {sc[2][:100]}", file=sys.stderr)
     best = scored[0]
     if best[0] < MIN_LEAD_SCORE:
         return _fallback(plan, passages, question, lang)
