@@ -65,7 +65,8 @@ Just prose.
     ("例えば？", (("主張4について教えて", "主張4は..."),), ["followup", "example"]),
     ("What is sycophancy and why does it get worse with size?", (), ["definition", "why"]),
     # digits inside names (BM25, GPT-4) do not make a figure question; counters and くらい do
-    ("BM25って日本語だとどうやって単語に区切るの？", (), ["why"]),
+    ("BM25って日本語だとどうやって単語に区切るの？", (), ["how"]),
+    ("and how do they even estimate the compute of a run", (), ["how"]),
     ("if openai could predict gpt-4's loss could they predict its skills", (), ["general"]),
     ("what did GPT-4 score on HumanEval", (), ["figure"]),
     ("いちばん大きいモデルで何パラメータくらい？", (), ["figure"]),
@@ -273,3 +274,34 @@ def test_a_sentence_the_question_quotes_is_not_the_answer():
                 claims=(5,))]
     plan = make_plan("記事に「内部状態を計測することすら困難」ってあるけど、ほんと？", h)
     assert "正確に記録できる" in plan.picks[0].sentence
+
+
+def test_gate_waits_for_the_rest_of_a_figure_and_does_not_end_at_et_al():
+    src = ["Kaplan et al. 2020 found an exponent of 0.076 for model size, Wei et al. 2022 disagreed."]
+    gate = SentenceGate("", src, 1)
+    out, verdict = gate.feed("The exponent for model size is 0.")
+    assert out == "" and verdict is None  # "0." may be the start of "0.076"
+    out, verdict = gate.feed("076 [1]. As Kaplan et al. ")
+    assert out == "The exponent for model size is 0.076 [1]. " and verdict is None
+    out, verdict = gate.feed("2020 found, the exponent is 0.076 for model size [1]. ")
+    assert out.startswith("As Kaplan et al. 2020 found")
+
+
+def test_gate_splits_japanese_sentences_without_spaces_and_ends_at_a_language_switch():
+    src = ["モデルを大きくすると損失が下がる。Kaplanらは指数を測った。データ量も効く。"]
+    gate = SentenceGate("", src, 1, language="ja")
+    out, verdict = gate.feed("モデルを大きくすると損失が下がる[1]。データ量も効く[1]。")
+    assert out == "モデルを大きくすると損失が下がる[1]。" and verdict is None  # the second waits
+    out, verdict = gate.feed("The loss goes down with more data. ")
+    assert "データ量も効く" in out and verdict == "other-language"
+
+
+def test_gate_cites_an_uncited_grounded_sentence_and_drops_headings_and_echoes():
+    src = ["Sycophancy is agreeing with the user.", "Emergence is a capability that appears suddenly at scale."]
+    gate = SentenceGate("", src, 2)
+    out, _ = gate.feed("The emergence debate: Wei et al. 2022 against Schaeffer et al. 2023.\n")
+    assert out == ""
+    out, _ = gate.feed("Question: what is emergence?\n")
+    assert out == ""
+    out, _ = gate.feed("Emergence is a capability that appears suddenly at scale. ")
+    assert out == "Emergence is a capability that appears suddenly at scale. [2] "

@@ -4,20 +4,33 @@ A sentence whose terms are mostly absent from the sources, that gives a figure t
 that repeats itself or cites a source that does not exist ends the answer there. A sentence that
 says nothing ("The answer is [3].") or opens with a bare citation ("[1] says that ...") is left
 out, and a sentence cut off by the token limit or the end of the stream is never released.
+So are headings ("The emergence debate: ...") and the prompt read back ("Question: ..."). A
+Japanese answer ends where the model switches to another language. A grounded sentence the model
+did not cite is cited with the source that holds most of its terms.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 
-from .ingest import split_sentences
+from .ingest import language_of, split_sentences
 from .lexical import tokenize
 
 _COMPLETE = re.compile(r"[.!?。！？][\"'”’」』)）]*(\s*\[\d+\])*[.。]?$")
 _BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(says?|states?|notes?|shows?|explains?|mentions?|"
                             r"reports?|argues?|は|によると|では|$)", re.I)
 _LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
-_SENT_END = re.compile(r"(?<=[.!?。！？])(?:\s+|$)|\n")
+# a sentence ends at "." "!" "?" followed by a space (never at the end of what has streamed so
+# far: "0." may be the start of "0.076"), at a Japanese 。！？ not followed by a closing bracket
+# (Japanese puts no space after it), or at a line break
+_SENT_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])(?![」』）)\]。！？])(?=.)\s*|\n")
+# "Wei et al. 2022", "e.g. scaling": a full stop that ends no sentence
+_NOT_AN_END = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bcf|\bFig|\bNo|\bDr|\bMr|\bMs|\bSt)\.\s*$")
+# "The emergence debate: ...", "Key point:": a short label before a colon opens a heading
+_LABEL = re.compile(r"^\s*[#*\-]*\s*[A-Za-z][\w'’\- ]{0,40}:\s")
+# the prompt's own words, echoed back: "Question: ...", "Answer from the sources, ..."
+_ECHO = re.compile(r"^\s*(question|answer from the sources|sources?|日本語で答えてください)\s*[:：.]",
+                   re.I)
 
 
 def _norm_sentence(text: str) -> str:
@@ -38,13 +51,17 @@ def _numbers(text: str) -> set[str]:
 class SentenceGate:
     """Releases generated text sentence by sentence while it is grounded in the sources."""
 
-    def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6):
+    def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6,
+                 language: str | None = None):
         self.accepted = ""
+        # a Japanese answer that switches to English has lost the thread (and the learner)
+        self._language = language
         self._pending = ""
         said = split_sentences(lead) if lead else []
         self._seen = {_norm_sentence(s) for s in said}
         self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in said]
         self._source_terms = set(tokenize(" ".join(sources)))
+        self._terms_of = [set(tokenize(src)) for src in sources[:n_sources]]
         self._source_numbers = _numbers(" ".join(sources))
         self._n_sources = n_sources
         self._min = min_grounded
@@ -55,11 +72,16 @@ class SentenceGate:
     def feed(self, piece: str) -> tuple[str, str | None]:
         self._pending += piece
         out = ""
+        start = 0
         while True:
-            m = _SENT_END.search(self._pending)
+            m = _SENT_END.search(self._pending, start)
             if not m or m.end() == 0:
                 return out, None
+            if _NOT_AN_END.search(self._pending[: m.end()]):
+                start = m.end()  # "et al. " goes on
+                continue
             sentence, self._pending = self._pending[: m.end()], self._pending[m.end():]
+            start = 0
             lead_cite = _LEADING_CITATION.match(sentence)
             if lead_cite and not _BARE_CITATION.match(sentence):
                 # "... scale. [1] It also ...": the citation closes the sentence before (after
@@ -73,6 +95,7 @@ class SentenceGate:
                 continue  # "The answer is [3]." says nothing: leave it out
             if verdict:
                 return out, verdict
+            sentence = self._cited(sentence)
             out += sentence
             self.accepted += sentence
 
@@ -85,8 +108,19 @@ class SentenceGate:
         verdict = self._judge(rest)
         if verdict:
             return "", None if verdict == "empty" else verdict
+        rest = self._cited(rest)
         self.accepted += rest
         return rest, None
+
+    def _cited(self, sentence: str) -> str:
+        """A grounded sentence the model left uncited gets the source that holds most of its
+        terms, so that every sentence of an answer says where it comes from."""
+        if re.search(r"\[\d+\]", sentence) or not self._terms_of or not _norm_sentence(sentence):
+            return sentence
+        terms = set(tokenize(sentence))
+        best = max(range(len(self._terms_of)), key=lambda i: (len(terms & self._terms_of[i]), -i))
+        body = sentence.rstrip()
+        return f"{body} [{best + 1}]{sentence[len(body):]}"
 
     def _judge(self, sentence: str) -> str | None:
         key = _norm_sentence(sentence)
@@ -95,6 +129,12 @@ class SentenceGate:
         if _BARE_CITATION.match(sentence) or (self._after_citation and not self.accepted
                                               and re.match(r"\s*[a-z]", sentence)):
             return "empty"  # "[1] says that ...": a citation where the subject should be
+        if _ECHO.match(sentence):
+            return "empty"  # the prompt read back
+        if _LABEL.match(sentence) and not re.search(r"\[\d+\]", sentence):
+            return "empty"  # "The emergence debate: Wei et al. ...": a heading, not a sentence
+        if self._language == "ja" and language_of(sentence) != "ja":
+            return "other-language"
         if key in self._seen:
             return "repetition"
         self._seen.add(key)

@@ -80,12 +80,19 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def stem(word: str) -> str:
+    """The form :func:`tokenize` gives an English word ("estimated" -> "estimat")."""
+    return _stem(word.lower())
+
+
 def _stem(word: str) -> str:
     """A light stemmer: plural and common suffixes, enough for 'laws'/'law', 'scaling'/'scale'."""
     for suffix, repl in (("ies", "y"), ("ing", ""), ("es", ""), ("s", ""), ("ed", "")):
         if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)] + repl
-    return word
+            word = word[: -len(suffix)] + repl
+            break
+    # "estimate"/"estimated", "compute"/"computing": a final e goes the way of the suffix
+    return word[:-1] if len(word) > 4 and word.endswith("e") and not word.endswith("ee") else word
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,7 @@ class Tutor:
         ready = self.build_prompt(model, question, hits, history, lead)
         yield ready
         gate = SentenceGate(lead, [h.text for h in hits[: ready.budget["sources_used"]]],
-                            ready.budget["sources_used"])
+                            ready.budget["sources_used"], language="ja" if ja else None)
         first = last = None
         count = 0
         stopped = "stop"

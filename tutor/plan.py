@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .glossary import Glossary, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
-from .lexical import JA_STOP, STOPWORDS, is_hiragana, tokenize
+from .lexical import JA_STOP, STOPWORDS, is_hiragana, stem, tokenize
 from .retrieve import referenced_claims
 
 if TYPE_CHECKING:
@@ -34,12 +34,12 @@ if TYPE_CHECKING:
 _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
                    r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
-    "why": (r"\b(why|how come|what causes|reason\w*|how (?:does|do|did|is|are|can|could)|"
-            r"what makes|explain how)\b", r"なぜ|なんで|どうして|理由|原因|どのように|どうやって|"
-                                          r"仕組み|どうなって"),
+    "why": (r"\b(why|how come|what causes|reason\w*|what makes)\b", r"なぜ|なんで|どうして|理由|原因"),
+    "how": (r"\b(how (?:does|do|did|is|are|was|were|can|could|would|should|to)|explain how|"
+            r"in what way|what (?:method|way))\b", r"どのように|どうやって|どうやる|仕組み|どうなって|方法|手順"),
     "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*|"
                 r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠|実験"),
-    "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long)|what (?:exponent|number|"
+    "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long|good|well|accurate|bad)|what (?:exponent|number|"
                r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
                r"scored?|accuracy|"
                r"percent\w*|exponent|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
@@ -66,6 +66,9 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
     "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
             r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
             r"ため|から|ので|理由|によって|結果|原因|せい|によるもの|からです"),
+    "how": (r"\b(by|using|uses?|used|through|via|estimated|computed|measured|counts?|counted|"
+            r"fit(?:s|ted)?|works?|steps?|trained|turns? into|splits?|combines?|then)\b",
+            r"によって|を使|ことで|方法|手順|仕組み|まず|次に|ように|により"),
     "example": (r"\b(for example|for instance|e\.g\.|such as|examples?|illustrat\w*|"
                 r"demonstrat\w*|evidence|documented)\b",
                 r"例|たとえば|例えば|実験|では、"),
@@ -76,7 +79,9 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
 }
 # cues a section heading shows when its text answers a kind ("Why LLMs are hard to interpret")
 _HEADING_CUES: dict[str, tuple[str, str]] = {
-    "why": (r"\b(why|because|reasons?|causes?)\b", r"なぜ|理由|原因|仕組み"),
+    "why": (r"\b(why|because|reasons?|causes?)\b", r"なぜ|理由|原因"),
+    "how": (r"\b(how|method|methods|setup|procedure|mechanism|works?|steps?|estimat\w*)\b",
+            r"仕組み|方法|手順|やり方"),
     "example": (r"\b(examples?|evidence|experiments?|case|cases|illustrat\w*|demonstrat\w*|"
                 r"tests?|documented)\b", r"例|実験|証拠"),
     "comparison": (r"\b(vs\.?|versus|compared|differen\w*|disagree\w*|against|unlike)\b",
@@ -142,6 +147,12 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
 _ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
              r"he|she|his|their)\b(?! (?:is|are) (?:called|known))",
              r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
+_OPENER = r"^(wait|so|ok(ay)?|but|and|then|hmm+|huh|really)\b[, ]*(so|then|but)?\b"
+# words that carry no topic in a chatty question ("just", "now", "ppl")
+_FILLER = {"just", "now", "even", "realli", "really", "actual", "actually", "basic", "basically",
+           "also", "still", "then", "ppl", "peopl", "people", "thing", "stuff", "kind", "sort",
+           "wait", "llm", "model", "lm"}
+_FILLER |= {stem(w) for w in _FILLER}  # as tokenize() gives them
 _ANAPHORA_MAX_TERMS = 5  # "ok and does bowman agree with that view": a short question that points back
 
 
@@ -158,7 +169,11 @@ def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
     if bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms:
         return True
     back = re.search(_ANAPHORA[0], text.lower()) or re.search(_ANAPHORA[1], text)
-    return bool(back) and len(terms) <= _ANAPHORA_MAX_TERMS and not referenced_claims(text)
+    content = [t for t in terms if t not in _FILLER]
+    # "wait so llms are just better than ppl at everything now?": a question that opens by
+    # answering the last turn ("wait so", "but then") carries a little more of its own wording
+    limit = _ANAPHORA_MAX_TERMS + (2 if re.match(_OPENER, text.lower()) else 0)
+    return bool(back) and len(content) <= limit and not referenced_claims(text)
 
 
 def followup_query(question: str, history: Sequence[tuple[str, str]]) -> str:
@@ -172,14 +187,17 @@ _CUE_WORDS = {"why", "how", "example", "exampl", "give", "more", "really", "mean
               "instance", "explain", "detail", "なぜ", "なん", "んで", "どう", "うし", "して",
               "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例",
               "体的", "的", "理由", "証拠", "根拠", "tho", "though", "got", "ok", "okay"}
+_CUE_WORDS |= {stem(w) for w in _CUE_WORDS}  # as tokenize() gives them
 _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
                      "番目", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
                      "eighth", "summar", "summary", "summarize", "point", "main", "要点", "要約",
                      "まと", "とめ", "言っ", "って", "いる", "何を", "簡単", "教え", "えて",
                      "tl", "dr", "gist", "short", "brief", "nutshell", "explain", "要す", "する",
                      "るに", "ざっ", "っく", "くり", "一言", "つま", "まり", "なに", "何", "要",
-                     "plain", "word", "simple", "simply", "eli5", "quick", "pl", "please",
+                     "plain", "word", "simple", "simply", "eli5", "quick", "pl", "pls", "plz", "please",
+                     "recap", "rundown", "tldr", "sum", "up", "again",
                      "overview", "idea", "basically", "わか", "かり", "りや", "やす", "すく"}
+_BARE_CLAIM_TERMS |= {stem(w) for w in _BARE_CLAIM_TERMS}  # as tokenize() gives them
 
 
 def _topic_terms(question: str, named: set[int]) -> set[str]:
@@ -303,7 +321,12 @@ def make_plan(question: str, hits: Sequence[Hit],
     if glossary is not None:
         plan.glossary = glossary.explain(question)
     readings = glossary.readings(question) if glossary is not None else [question]
-    if "followup" in kinds and history:
+    own = [t for t in tokenize(question) if t not in JA_STOP and t not in _CUE_WORDS
+           and t not in _FILLER and not is_hiragana(t)]
+    if "followup" in kinds and history and len(own) < 2:
+        # "why?" is read with the question it follows; "and how do they estimate the compute"
+        # has words of its own, which are what its answer must hold (retrieval and the topic
+        # still come from both)
         readings = [f"{history[-1][0]} {r}" for r in readings]
     reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in _CUE_WORDS)
                      for r in readings]
