@@ -117,3 +117,22 @@ def test_follow_up_in_a_chat_is_answered_on_the_earlier_topic(tutor_engine: Tuto
     assert_whole(done)
     assert any(8 in done.sources[int(n) - 1].claims for n in re.findall(r"\[(\d+)\]", done.answer)
                if int(n) <= len(done.sources))
+
+
+def test_a_model_that_explains_gets_the_planned_sentences_in_the_question(tutor_engine: Tutor,
+                                                                          monkeypatch):
+    """Qwen-like models are shown the plan as the answer so far and add their explanation under
+    it; the answer keeps the planned sentences, then a paragraph of the model's own."""
+    model = tutor_engine.load_model()
+    monkeypatch.setattr(model, "explains", True)
+    done, events = answer(tutor_engine, "What is sycophancy?")
+    ready = next(e for e in events if type(e).__name__ == "PromptReady")
+    lead = done.plan["sentences"][0]["text"]
+    user_turn, assistant_turn = ready.prompt.rsplit("<|im_start|>assistant", 1)
+    assert lead in user_turn and "The answer so far" in user_turn
+    assert assistant_turn.strip() == ""  # the model's turn is its own
+    assert done.answer.startswith(lead)
+    rest = done.answer[len(lead):]
+    if done.timings["completion_tokens"] and re.sub(r"\s*\[\d+\]", "", rest).strip():
+        assert re.match(r"\s*\[\d+\]\n\n\S", rest)  # the explanation is a paragraph of its own
+    assert_whole(done)

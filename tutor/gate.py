@@ -52,7 +52,7 @@ class SentenceGate:
     """Releases generated text sentence by sentence while it is grounded in the sources."""
 
     def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6,
-                 language: str | None = None):
+                 language: str | None = None, continues: bool = True):
         self.accepted = ""
         # a Japanese answer that switches to English has lost the thread (and the learner)
         self._language = language
@@ -67,7 +67,7 @@ class SentenceGate:
         self._min = min_grounded
         # "... instructions. [2]" + " says that ...": a continuation that makes the lead's
         # citation its subject reads as a fragment
-        self._after_citation = bool(re.search(r"\[\d+\]\s*$", lead))
+        self._after_citation = continues and bool(re.search(r"\[\d+\]\s*$", lead))
 
     def feed(self, piece: str) -> tuple[str, str | None]:
         self._pending += piece
@@ -87,7 +87,7 @@ class SentenceGate:
                 # "... scale. [1] It also ...": the citation closes the sentence before (after
                 # the planned sentences, which carry their own citations, it is dropped)
                 cite, sentence = sentence[: lead_cite.end()], sentence[lead_cite.end():]
-                if self.accepted.strip():
+                if self.accepted.strip() and not self.accepted.rstrip().endswith(cite.strip()):
                     out += cite
                     self.accepted += cite
             verdict = self._judge(sentence)

@@ -26,6 +26,11 @@ SPECIAL_MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<s>", "</s>",
 _FAMILY_LANGUAGES = (("smollm", ("en",)), ("tinyllama", ("en",)), ("qwen", ("en", "ja", "zh")),
                      ("llama-3", ("en", "ja")), ("llama3", ("en", "ja")), ("gemma", ("en", "ja")),
                      ("phi-4", ("en", "ja")), ("phi-3.5", ("en", "ja")))
+# Families whose instruct models can explain the planned sentences in their own words (measured
+# for Qwen2.5-Coder-0.5B: asked to continue an answer that opens with them, it repeats the last
+# one and ends its turn). SmolLM2-135M cannot: told to explain, it drifts from the sources, so it
+# continues the planned sentences instead.
+_EXPLAINERS = ("qwen", "llama-3", "llama3", "gemma", "phi-4", "phi-3.5", "mistral")
 JA_PROBE = "大規模言語モデルは指示通りに動かないことがあります。"
 JA_TOKENS_PER_CHAR = 0.8  # measured on JA_PROBE: SmolLM2-135M 1.85 tokens a character, Qwen2.5 0.50
 
@@ -108,20 +113,28 @@ class LocalModel:
         self.stops += ["\n\n", "<source", "[source", "Sources:", "Question:"]
         self.template_source = "gguf metadata" if meta.get("tokenizer.chat_template") else "ChatML"
         self.languages, self.languages_source = self._languages(meta)
+        family = self._family(meta)
+        # an unknown family explains when it reads and writes more than English: a model trained
+        # on many languages is not one of the tiny English-only ones
+        self.explains = any(k in family for k in _EXPLAINERS) or (
+            not any(k in family for k, _ in _FAMILY_LANGUAGES) and len(self.languages) > 1)
 
     def _languages(self, meta: dict[str, str]) -> tuple[tuple[str, ...], str]:
         """The languages this model can write: its family's profile, or, for a family we do not
         know, a measured check: a vocabulary that spends most of a token on every Japanese
         character was not trained on Japanese text (and a prompt in it is slow to read)."""
-        family = " ".join(str(meta.get(k, "")) for k in ("general.name", "general.basename",
-                                                          "general.architecture")).lower()
-        family += " " + self.path.name.lower()
+        family = self._family(meta)
         for key, langs in _FAMILY_LANGUAGES:
             if key in family:
                 return langs, f"profile of the {key} family"
         per_char = self.count_plain(JA_PROBE) / len(JA_PROBE)
         langs = ("en", "ja") if per_char < JA_TOKENS_PER_CHAR else ("en",)
         return langs, f"measured: {per_char:.2f} tokens per Japanese character"
+
+    def _family(self, meta: dict[str, str]) -> str:
+        names = " ".join(str(meta.get(k, "")) for k in ("general.name", "general.basename",
+                                                         "general.architecture"))
+        return f"{names} {self.path.name}".lower()
 
     def writes(self, language: str) -> bool:
         return language in self.languages

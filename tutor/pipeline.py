@@ -63,7 +63,8 @@ class PromptReady:
     prompt_tokens: int
     n_ctx: int
     budget: dict[str, int]
-    lead: str
+    lead: str  # the planned sentences the prompt ends with, for the model to continue
+    explains: bool = False  # the planned sentences are in the question, for the model to explain
 
 
 @dataclass
@@ -176,8 +177,18 @@ class Tutor:
         n_ctx = model.n_ctx
         reserve = min(self.settings.max_tokens, n_ctx // 4)
         ja_question = language_of(question) == "ja"
-        q_text = (f"Question: {question}\nAnswer from the sources, citing them like [1]."
-                  + ("\n日本語で答えてください。" if ja_question and model.writes("ja") else ""))
+        explain = bool(lead) and model.explains
+        if explain:
+            # a model that can explain is shown the planned sentences as what the learner has
+            # already read, and asked to explain them (left to continue them, it repeats them)
+            q_text = (f"Question: {question}\nThe answer so far (already shown to the learner):\n"
+                      f"{defuse(lead)}\nNow add two or three sentences that explain this answer "
+                      "more simply, citing the sources like [1]."
+                      + ("\n日本語で答えてください。" if ja_question and model.writes("ja") else ""))
+            lead = ""  # the assistant's turn starts empty
+        else:
+            q_text = (f"Question: {question}\nAnswer from the sources, citing them like [1]."
+                      + ("\n日本語で答えてください。" if ja_question and model.writes("ja") else ""))
         fixed = model.count(model.render([{"role": "system", "content": SYSTEM_PROMPT},
                                           {"role": "user", "content": q_text}])) + model.count(lead)
         available = n_ctx - reserve - fixed - 16
@@ -219,7 +230,7 @@ class Tutor:
                   "history": used_history, "history_turns": len(turns) // 2,
                   "sources_used": len(blocks), "answer_reserved": reserve,
                   "free": max(0, n_ctx - total - reserve)}
-        return PromptReady(prompt, total, n_ctx, budget, lead)
+        return PromptReady(prompt, total, n_ctx, budget, lead, explain)
 
     # ------------------------------------------------------------ ask
 
@@ -337,7 +348,10 @@ class Tutor:
         ready = self.build_prompt(model, question, hits, history, lead)
         yield ready
         gate = SentenceGate(lead, [h.text for h in hits[: ready.budget["sources_used"]]],
-                            ready.budget["sources_used"], language="ja" if ja else None)
+                            ready.budget["sources_used"], language="ja" if ja else None,
+                            continues=not ready.explains)
+        # an explanation opens a paragraph of its own under the planned sentences
+        opening = "\n\n" if ready.explains and lead else ""
         first = last = None
         count = 0
         stopped = "stop"
@@ -350,7 +364,9 @@ class Tutor:
             last = now
             count += 1
             released, verdict = gate.feed(piece)
-            if released:
+            if released.strip() or (released and not ready.explains):
+                if opening:
+                    released, opening = opening + released.lstrip(), ""
                 yield Token(released)
             if verdict:
                 stopped = verdict
@@ -361,10 +377,11 @@ class Tutor:
             elif count >= self.settings.max_tokens:
                 stopped = "length"
             released, verdict = gate.finish(keep_partial=stopped != "length")
-            if released:
-                yield Token(released)
+            if released.strip() or (released and not ready.explains):
+                yield Token((opening + released.lstrip()) if opening else released)
             stopped = verdict or stopped
-        answer = (lead + gate.accepted).strip()
+        said = gate.accepted.strip() if ready.explains else gate.accepted
+        answer = (lead + ("\n\n" if ready.explains and said else "") + said).strip()
         if content_length(answer) < MIN_ANSWER_CHARS:
             # the model's text was rejected and nothing was planned: the best passages' sentences
             rescue = self.extractive_answer(question, hits)
