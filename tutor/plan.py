@@ -91,8 +91,9 @@ _HEADING_CUES: dict[str, tuple[str, str]] = {
 }
 # an example that names its case: a study ("Li et al. 2023"), or "for example", not only "such as"
 _CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bin one\b", r"実験|et al|\d{4}")
-_EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|an? (standard|classic|"
-             r"typical|textbook|well-known|famous) (example|case)|one example)\b",
+_EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|(standard|classic|"
+             r"typical|textbook|well-known|best-known|famous|clearest|main|two|three) (examples?|cases?)|"
+             r"one example|examples? of|the (clearest|strongest|best|first) evidence)\b",
              r"例えば|たとえば|例は|代表例|一例|典型例")
 CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
 QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)
@@ -105,7 +106,9 @@ EXTRA_NEW_TERMS = 0.15  # ... and answer a new kind or hold this share of new qu
 MAX_SENTENCES = 3
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
-HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
+OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
+HEADING_WEIGHT = 0.5
+CONTEXT_WEIGHT = 0.0  # the share of the question's terms in the sentence's whole section  # a question term in a sentence's section heading counts this much
 
 
 def _cue(pattern_pair: tuple[str, str], text: str) -> bool:
@@ -280,6 +283,13 @@ def _topic_of(question: str, hits: Sequence[Hit]) -> tuple[set[int] | None, str 
     named = referenced_claims(question)
     if named:
         return named, None, "claim " + ", ".join(map(str, sorted(named))) + " (named in the question)"
+    asked = _models_named(question)
+    if asked:
+        # "how good was GPT-3 at ...": the top source about GPT-4 is not the topic when one of
+        # the next ones is about GPT-3
+        about = [h for h in hits[:3] if not is_glossary(h.source) and asked & _models_named(h.text)]
+        if about and about[0] is not next((h for h in hits if not is_glossary(h.source)), None):
+            hits = about + [h for h in hits if h not in about]
     for hit in hits:
         if is_glossary(hit.source):
             continue
@@ -288,6 +298,16 @@ def _topic_of(question: str, hits: Sequence[Hit]) -> tuple[set[int] | None, str 
                                                  f"(from source [{hit.rank}], {hit.doc_id})")
         return None, hit.doc_id, f"{hit.doc_id} (source [{hit.rank}])"
     return None, None, ""
+
+
+_MODEL_NAME = re.compile(r"\b(gpt-?\d(?:\.\d)?|instructgpt|chatgpt|othello-gpt|chinchilla|gopher|"
+                         r"palm|llama|bert|claude|smollm2?)\b", re.I)
+
+
+def _models_named(text: str) -> set[str]:
+    """The language models a text names, spelled one way ("GPT 3" and "gpt-3" are "gpt3")."""
+    return {re.sub(r"[\s\-]", "", m.lower()) for m in _MODEL_NAME.findall(
+        unicodedata.normalize("NFKC", text).replace("GPT ", "GPT-"))}
 
 
 def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
@@ -335,14 +355,16 @@ def make_plan(question: str, hits: Sequence[Hit],
         return plan
     claims, doc, plan.topic = _topic_of(question, hits)
     term_notes = {n for m in (glossary.matches(question) if glossary else []) for n in m.term.notes}
-    if term_notes and claims is not None and not referenced_claims(question):
+    if term_notes and doc not in term_notes and not referenced_claims(question):
         # the glossary says where its term is explained: those notes are on topic as well
         on_term = [h for h in hits if h.doc_id in term_notes]
         if on_term and on_term[0].doc_id != doc:
             # the question is about the term: its notes are the topic, not the top source's
-            claims = set(c for h in on_term if len(h.claims) <= 2 for c in h.claims) or claims
+            claims = set(c for h in on_term if len(h.claims) <= 2 for c in h.claims) or (
+                claims if any(h.claims for h in on_term) else None)
             doc = on_term[0].doc_id
-            plan.topic = (f"claim {', '.join(map(str, sorted(claims)))} (the glossary's notes for "
+            plan.topic = ((f"claim {', '.join(map(str, sorted(claims)))}" if claims else doc)
+                          + " (the glossary's notes for "
                           f"the term: {', '.join(sorted(term_notes))})")
     passages = [(h, n) for n, h in enumerate(hits[:4], 1)]
     if more is not None:
@@ -368,9 +390,13 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             return plan
     candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
     skipped_topic = 0
+    # "このチューターって…": a term of no claim whose note is the topic admits that note alone
+    # (not every general note, as a general question would)
+    term_topic = claims is None and doc in term_notes
     for hit, n in passages:
         if not (_on_topic(hit, claims, doc) or (hit.doc_id in term_notes
-                                                and not is_glossary(hit.source))):
+                                                and not is_glossary(hit.source))) \
+                or (term_topic and hit.doc_id not in term_notes and not is_glossary(hit.source)):
             skipped_topic += 1
             continue
         for i, sent in enumerate(sentences_of(hit.text)):
@@ -394,14 +420,21 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     q_pairs = set(zip(q_seq, q_seq[1:]))
     wanted = [k for k in kinds if k in _ANSWER_CUES]
     names = _names(question, glossary)
+    asked_models = _models_named(question)
+    besides = _set_aside(question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
+    passage_terms: dict[str, set[str]] = {}
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
         hset = _heading_terms(hit) - tset
         overlap = max(_share(r & tset, r, idf) + HEADING_WEIGHT * _share(r & hset, r, idf)
                       for r in reading_terms)
+        # the passage around the sentence: "The clearest evidence ... is Othello-GPT" is about
+        # world models because its section is
+        pset = passage_terms.setdefault(hit.chunk_id, set(tokenize(hit.text)) | _heading_terms(hit))
+        context = max(_share(r & pset, r, idf) for r in reading_terms)
         phrases = len(q_pairs & set(zip(terms, terms[1:])))
         s_lang = language_of(sent)
         fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
@@ -410,15 +443,18 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
                  and _cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
         rank_cost = UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
-        if any(q in _norm(sent) for q in quoted):
-            rank_cost += QUOTED_COST  # 「…」 the learner quotes it: they want what else is said
+        if any(q in _norm(sent) for q in quoted) or (besides and besides & tset):
+            rank_cost += QUOTED_COST  # 「…」 the learner quotes it, "besides X": they want what else
+        other = _models_named(sent)
+        if asked_models and other and not other & asked_models:
+            rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
         if "example" in fits and _cue(_EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
         elif "example" in fits and _cue(_CONCRETE, sent):
             rank_cost -= CONCRETE_BONUS
         elif "example" in wanted and "definition" not in kinds and _defines(sent, names):
             rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
-        score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - rank_cost
+        score = (sim + 0.5 * overlap + CONTEXT_WEIGHT * context + 0.15 * min(phrases, 3) - rank_cost
                  + (SAME_LANGUAGE[lang] if s_lang == lang else 0.0)
                  + (KIND_BONUS if fits else 0.0) + (0.1 if i == 0 else 0.0)
                  - (0.1 if is_glossary(hit.source) else 0.0))
@@ -428,6 +464,10 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                + (f", meaning {sim:.2f}" if sim else ""))
         scored.append((score, k, sent, n, tset, fits, why))
     scored.sort(key=lambda x: (-x[0], x[1]))
+    import os
+    if os.environ.get("PLAN_DEBUG"):
+        for sc in scored[:40]:
+            print(f"    DBG {sc[0]:.2f} [{sc[3]}] {sc[6]} :: {sc[2][:110]}")
     best = scored[0]
     if best[0] < MIN_LEAD_SCORE:
         return _fallback(plan, passages, question, lang)
@@ -480,6 +520,20 @@ _NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|(?<![a-z0-9])[a-z]+\d+[a-z
                            r"table|part)\s*\d+|主張\s*\d|\bgpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
 
 
+_BESIDES = (r"\b(?:besides|other than|apart from|aside from|except(?: for)?|not counting)\s+"
+            r"(?:the\s+)?([\w\-]+(?:\s+[\w\-]+)?)",
+            r"([\w\-ァ-ヴー一-龥]+?)(?:以外|のほかに|の他に|はおいといて|は別として)")
+
+
+def _set_aside(question: str) -> set[str]:
+    """The terms a question sets aside: "besides the othello thing, ..." wants another case."""
+    out: set[str] = set()
+    for pattern in _BESIDES:
+        for m in re.finditer(pattern, question.lower() if pattern is _BESIDES[0] else question):
+            out |= {t for t in tokenize(m.group(1)) if t not in _FILLER and t not in STOPWORDS}
+    return out
+
+
 def _has_figure(sent: str) -> bool:
     """A figure that answers "how much": a number that is not an arXiv id, a year, a claim's or
     a figure's number, or a model's name (GPT-4)."""
@@ -517,12 +571,16 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
         have.add(c.chunk_id)
         tset = set(tokenize(c.text))
         hset = _heading_terms(c)
-        fit = any(_cue(_HEADING_CUES[k], c.location) for k in wanted)
+        # a heading that names a study ("Othello-GPT: ... (Li et al. 2023)") holds an example
+        fit = any(_cue(_HEADING_CUES[k], c.location) or (k == "example" and _cue(_CONCRETE, c.location))
+                  for k in wanted)
         share = max(_share(r & tset, r, idf) + _share(r & hset, r, idf) for r in reading_terms)
         ranked.append((share + (0.3 if fit else 0.0), c.chunk_id, c))
     ranked.sort(key=lambda x: (-x[0], x[1]))
     out = []
-    for i, (score, _, c) in enumerate(ranked[:MORE_SECTIONS + (lang == "ja")]):
+    # a Japanese question also wants its 日本語の要点, an example question the section of a study
+    extra = (lang == "ja") + ("example" in kinds)
+    for i, (score, _, c) in enumerate(ranked[:MORE_SECTIONS + extra]):
         if score <= 0:
             break
         c.rank = 0
