@@ -168,3 +168,13 @@ def test_sentence_gate_stops_at_a_figure_the_sources_do_not_give():
     assert "10,000x" in out and verdict is None
     out, verdict = gate.feed("OpenAI fitted a curve on models with 20 times less compute [1]. ")
     assert out == "" and verdict == "ungrounded"
+
+
+def test_the_model_is_shown_only_the_sources_on_the_topic(tutor_engine: Tutor, model: LocalModel):
+    hits = [make_hit(1, "Sycophancy is a model agreeing with the user."),
+            make_hit(2, "Chinchilla used twenty tokens per parameter."),
+            make_hit(3, "Sycophancy grows with model size.")]
+    ready = tutor_engine.build_prompt(model, "What is sycophancy?", hits, only=[1, 3])
+    assert ready.shown == [1, 3]
+    assert "<source id=1>" in ready.prompt and "<source id=3>" in ready.prompt
+    assert "Chinchilla" not in ready.prompt and "<source id=2>" not in ready.prompt

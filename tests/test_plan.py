@@ -305,3 +305,14 @@ def test_gate_cites_an_uncited_grounded_sentence_and_drops_headings_and_echoes()
     assert out == ""
     out, _ = gate.feed("Emergence is a capability that appears suddenly at scale. ")
     assert out == "Emergence is a capability that appears suddenly at scale. [2] "
+
+
+def test_gate_does_not_let_the_model_cite_a_source_it_was_not_shown():
+    gate = SentenceGate("", ["Sycophancy is agreeing with the user.", "Emergence appears at scale."],
+                        5, numbers=[1, 4])
+    out, verdict = gate.feed("Emergence appears at scale in big models [2]. ")
+    assert out == "" and verdict == "ungrounded"
+    gate = SentenceGate("", ["Sycophancy is agreeing with the user.", "Emergence appears at scale."],
+                        5, numbers=[1, 4])
+    out, _ = gate.feed("Emergence appears suddenly at scale. ")
+    assert out.endswith("[4] ")  # cited with its own number, not its place in the list

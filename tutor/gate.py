@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from .ingest import language_of, split_sentences
 from .lexical import tokenize
@@ -52,7 +53,11 @@ class SentenceGate:
     """Releases generated text sentence by sentence while it is grounded in the sources."""
 
     def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6,
-                 language: str | None = None, continues: bool = True):
+                 language: str | None = None, continues: bool = True,
+                 numbers: Sequence[int] | None = None):
+        # the source numbers of ``sources`` (1, 2, ... by default): a citation of any other
+        # source, one the model was not shown, is not grounded
+        self._numbers = list(numbers) if numbers is not None else list(range(1, n_sources + 1))
         self.accepted = ""
         # a Japanese answer that switches to English has lost the thread (and the learner)
         self._language = language
@@ -61,9 +66,8 @@ class SentenceGate:
         self._seen = {_norm_sentence(s) for s in said}
         self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in said]
         self._source_terms = set(tokenize(" ".join(sources)))
-        self._terms_of = [set(tokenize(src)) for src in sources[:n_sources]]
+        self._terms_of = [set(tokenize(src)) for src in sources[:len(self._numbers)]]
         self._source_numbers = _numbers(" ".join(sources))
-        self._n_sources = n_sources
         self._min = min_grounded
         # "... instructions. [2]" + " says that ...": a continuation that makes the lead's
         # citation its subject reads as a fragment
@@ -120,7 +124,7 @@ class SentenceGate:
         terms = set(tokenize(sentence))
         best = max(range(len(self._terms_of)), key=lambda i: (len(terms & self._terms_of[i]), -i))
         body = sentence.rstrip()
-        return f"{body} [{best + 1}]{sentence[len(body):]}"
+        return f"{body} [{self._numbers[best]}]{sentence[len(body):]}"
 
     def _judge(self, sentence: str) -> str | None:
         key = _norm_sentence(sentence)
@@ -139,8 +143,8 @@ class SentenceGate:
             return "repetition"
         self._seen.add(key)
         cited = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
-        if any(n < 1 or n > self._n_sources for n in cited):
-            return "ungrounded"
+        if any(n not in self._numbers for n in cited):
+            return "ungrounded"  # a source that does not exist, or was not shown
         text = re.sub(r"\[\d+\]", " ", sentence)
         terms = [t for t in tokenize(text) if not t.isdigit()]
         if len(terms) < 3:

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .config import Settings
@@ -65,6 +65,7 @@ class PromptReady:
     budget: dict[str, int]
     lead: str  # the planned sentences the prompt ends with, for the model to continue
     explains: bool = False  # the planned sentences are in the question, for the model to explain
+    shown: list[int] = field(default_factory=list)  # the numbers of the sources in the prompt
 
 
 @dataclass
@@ -164,7 +165,8 @@ class Tutor:
     # ------------------------------------------------------------ prompt
 
     def build_prompt(self, model: LocalModel, question: str, hits: list[Hit],
-                     history: Sequence[tuple[str, str]] = (), lead: str = "") -> PromptReady:
+                     history: Sequence[tuple[str, str]] = (), lead: str = "",
+                     only: Collection[int] = ()) -> PromptReady:
         """Fit system, sources, history and question into n_ctx minus the answer's room.
 
         Sources come first in priority (trimmed to their key sentences when needed), then the
@@ -172,7 +174,8 @@ class Tutor:
         prompt never changes, so llama.cpp reuses its evaluated prefix from the last question.
         A model that cannot read Japanese gets the sources without their Japanese sentences
         (a shorter prompt it can use); a Japanese question to a model that writes Japanese asks
-        for a Japanese answer.
+        for a Japanese answer. With ``only`` (the plan's on-topic sources), the other sources are
+        left out, keeping their numbers: the model has no passage about another claim to cite.
         """
         n_ctx = model.n_ctx
         reserve = min(self.settings.max_tokens, n_ctx // 4)
@@ -192,10 +195,12 @@ class Tutor:
         fixed = model.count(model.render([{"role": "system", "content": SYSTEM_PROMPT},
                                           {"role": "user", "content": q_text}])) + model.count(lead)
         available = n_ctx - reserve - fixed - 16
-        per_source = max(48, min(160, available // max(len(hits), 1)))
+        per_source = max(48, min(160, available // max(len(only) if only else len(hits), 1)))
         blocks: list[str] = []
+        numbers: list[int] = []  # the source numbers the prompt shows
         used_sources = 0
-        for n, hit in enumerate(hits, 1):
+        shown = [(n, hit) for n, hit in enumerate(hits, 1) if not only or n in only]
+        for n, hit in shown:
             text = defuse(hit.text)
             if not model.writes("ja"):
                 text = " ".join(s for s in split_sentences(text) if language_of(s) != "ja") \
@@ -206,6 +211,7 @@ class Tutor:
             if used_sources + t > available:
                 break
             blocks.append(block)
+            numbers.append(n)
             used_sources += t
         history_room = available - used_sources
         turns: list[dict[str, str]] = []
@@ -230,7 +236,7 @@ class Tutor:
                   "history": used_history, "history_turns": len(turns) // 2,
                   "sources_used": len(blocks), "answer_reserved": reserve,
                   "free": max(0, n_ctx - total - reserve)}
-        return PromptReady(prompt, total, n_ctx, budget, lead, explain)
+        return PromptReady(prompt, total, n_ctx, budget, lead, explain, numbers)
 
     # ------------------------------------------------------------ ask
 
@@ -345,11 +351,11 @@ class Tutor:
                        covered=True, stopped_by="no-llm" if model is None else "language",
                        plan=plan.as_json())
             return
-        ready = self.build_prompt(model, question, hits, history, lead)
+        ready = self.build_prompt(model, question, hits, history, lead, only=plan.on_topic)
         yield ready
-        gate = SentenceGate(lead, [h.text for h in hits[: ready.budget["sources_used"]]],
-                            ready.budget["sources_used"], language="ja" if ja else None,
-                            continues=not ready.explains)
+        gate = SentenceGate(lead, [hits[n - 1].text for n in ready.shown], len(hits),
+                            language="ja" if ja else None, continues=not ready.explains,
+                            numbers=ready.shown)
         # an explanation opens a paragraph of its own under the planned sentences
         opening = "\n\n" if ready.explains and lead else ""
         first = last = None

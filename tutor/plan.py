@@ -107,8 +107,8 @@ MAX_SENTENCES = 3
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
-HEADING_WEIGHT = 0.5
-CONTEXT_WEIGHT = 0.0  # the share of the question's terms in the sentence's whole section  # a question term in a sentence's section heading counts this much
+HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
+
 
 
 def _cue(pattern_pair: tuple[str, str], text: str) -> bool:
@@ -230,6 +230,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # what was left out, and why
     fallback: bool = False
     added: list[Hit] = field(default_factory=list)  # sections of the note read beyond the sources
+    on_topic: list[int] = field(default_factory=list)  # the retrieved sources on the topic
 
     @property
     def text(self) -> str:
@@ -245,6 +246,9 @@ class Plan:
             lines.append(f"[{p.source}] {p.why} (score {p.score:.2f})")
         if self.fallback:
             lines.append("no sentence scored as an answer: the best sentences of the top passage")
+        if self.on_topic:
+            lines.append("sources on the topic (the model is shown these): "
+                         + ", ".join(f"[{n}]" for n in self.on_topic))
         lines += self.notes
         return lines
 
@@ -252,7 +256,8 @@ class Plan:
         return {"kinds": self.kinds, "language": self.language, "topic": self.topic,
                 "sentences": [{"text": p.sentence, "source": p.source, "score": round(p.score, 3),
                                "why": p.why} for p in self.picks],
-                "glossary": self.glossary, "fallback": self.fallback, "explain": self.explain()}
+                "glossary": self.glossary, "fallback": self.fallback, "on_topic": self.on_topic,
+                "explain": self.explain()}
 
 
 def lead_text(leads: Sequence[tuple[str, int]]) -> str:
@@ -308,6 +313,15 @@ def _models_named(text: str) -> set[str]:
     """The language models a text names, spelled one way ("GPT 3" and "gpt-3" are "gpt3")."""
     return {re.sub(r"[\s\-]", "", m.lower()) for m in _MODEL_NAME.findall(
         unicodedata.normalize("NFKC", text).replace("GPT ", "GPT-"))}
+
+
+def _admits(hit: Hit, claims: set[int] | None, doc: str | None, term_notes: set[str]) -> bool:
+    """Whether the answer may draw on ``hit``: it is on the topic, or a note the glossary names
+    for the question's term. A term of no claim whose note is the topic ("このチューターって…")
+    admits that note alone, not every general note as a general question would."""
+    if claims is None and doc in term_notes:
+        return hit.doc_id in term_notes or is_glossary(hit.source)
+    return _on_topic(hit, claims, doc) or (hit.doc_id in term_notes and not is_glossary(hit.source))
 
 
 def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
@@ -370,9 +384,12 @@ def make_plan(question: str, hits: Sequence[Hit],
     if more is not None:
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
                                    len(hits), claim_docs, sorted(term_notes))
+    # the sources a model may use too: a sentence about another claim has no place in the answer
+    plan.on_topic = [n for n, h in enumerate(hits, 1) if _admits(h, claims, doc, term_notes)]
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
                    reading_terms, embed, glossary, idf, term_notes)
     _number_added(plan, passages, len(hits))
+    plan.on_topic = sorted(set(plan.on_topic) | {p.source for p in plan.picks})
     return plan
 
 
@@ -390,13 +407,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             return plan
     candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
     skipped_topic = 0
-    # "このチューターって…": a term of no claim whose note is the topic admits that note alone
-    # (not every general note, as a general question would)
-    term_topic = claims is None and doc in term_notes
     for hit, n in passages:
-        if not (_on_topic(hit, claims, doc) or (hit.doc_id in term_notes
-                                                and not is_glossary(hit.source))) \
-                or (term_topic and hit.doc_id not in term_notes and not is_glossary(hit.source)):
+        if not _admits(hit, claims, doc, term_notes):
             skipped_topic += 1
             continue
         for i, sent in enumerate(sentences_of(hit.text)):
@@ -424,17 +436,12 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     besides = _set_aside(question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
-    passage_terms: dict[str, set[str]] = {}
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
         hset = _heading_terms(hit) - tset
         overlap = max(_share(r & tset, r, idf) + HEADING_WEIGHT * _share(r & hset, r, idf)
                       for r in reading_terms)
-        # the passage around the sentence: "The clearest evidence ... is Othello-GPT" is about
-        # world models because its section is
-        pset = passage_terms.setdefault(hit.chunk_id, set(tokenize(hit.text)) | _heading_terms(hit))
-        context = max(_share(r & pset, r, idf) for r in reading_terms)
         phrases = len(q_pairs & set(zip(terms, terms[1:])))
         s_lang = language_of(sent)
         fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
@@ -454,7 +461,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             rank_cost -= CONCRETE_BONUS
         elif "example" in wanted and "definition" not in kinds and _defines(sent, names):
             rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
-        score = (sim + 0.5 * overlap + CONTEXT_WEIGHT * context + 0.15 * min(phrases, 3) - rank_cost
+        score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - rank_cost
                  + (SAME_LANGUAGE[lang] if s_lang == lang else 0.0)
                  + (KIND_BONUS if fits else 0.0) + (0.1 if i == 0 else 0.0)
                  - (0.1 if is_glossary(hit.source) else 0.0))
@@ -598,6 +605,7 @@ def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -
             hit = by_number[p.source]
             hit.rank = renumber[p.source]
             plan.added.append(hit)
+            plan.on_topic.append(hit.rank)
     for p in plan.picks:
         p.source = renumber.get(p.source, p.source)
         if p.source in renumber.values() and "section of the note" not in p.why:
