@@ -104,6 +104,7 @@ EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of th
 EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
 EXTRA_NEW_TERMS = 0.15  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
+CONSIDERED = 6  # sentences the Inspector lists: the chosen ones and the best of the rest
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
@@ -231,6 +232,8 @@ class Plan:
     fallback: bool = False
     added: list[Hit] = field(default_factory=list)  # sections of the note read beyond the sources
     on_topic: list[int] = field(default_factory=list)  # the retrieved sources on the topic
+    # the best sentences not chosen: (source, score, sentence, why), for "why not this one?"
+    considered: list[tuple[int, float, str, str]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -249,6 +252,9 @@ class Plan:
         if self.on_topic:
             lines.append("sources on the topic (the model is shown these): "
                          + ", ".join(f"[{n}]" for n in self.on_topic))
+        for n, score, sent, why in self.considered:
+            short = sent if len(sent) <= 80 else sent[:77] + "..."
+            lines.append(f"not chosen: [{n}] {short} ({why}; score {score:.2f})")
         lines += self.notes
         return lines
 
@@ -471,10 +477,6 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                + (f", meaning {sim:.2f}" if sim else ""))
         scored.append((score, k, sent, n, tset, fits, why))
     scored.sort(key=lambda x: (-x[0], x[1]))
-    import os
-    if os.environ.get("PLAN_DEBUG"):
-        for sc in scored[:40]:
-            print(f"    DBG {sc[0]:.2f} [{sc[3]}] {sc[6]} :: {sc[2][:110]}")
     best = scored[0]
     if best[0] < MIN_LEAD_SCORE:
         return _fallback(plan, passages, question, lang)
@@ -516,6 +518,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
             covered_terms |= tset
             answered |= set(fits)
+    chosen = [p.sentence for p in plan.picks]
+    plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
+                       if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
     if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
         order = {k: i for i, k in enumerate(kinds)}
         rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
@@ -606,6 +611,9 @@ def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -
             hit.rank = renumber[p.source]
             plan.added.append(hit)
             plan.on_topic.append(hit.rank)
+    # a runner-up from a section that is not among the sources has no number to show
+    plan.considered = [(renumber.get(n, n), *rest) for n, *rest in plan.considered
+                       if n not in by_number or n in renumber]
     for p in plan.picks:
         p.source = renumber.get(p.source, p.source)
         if p.source in renumber.values() and "section of the note" not in p.why:
