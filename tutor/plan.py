@@ -38,7 +38,7 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "how": (r"\b(how (?:does|do|did|is|are|was|were|can|could|would|should|to)|explain how|"
             r"in what way|what (?:method|way))\b", r"どのように|どうやって|どうやる|仕組み|どうなって|方法|手順"),
     "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*|"
-                r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠|実験"),
+                r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠"),
     "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long|good|well|accurate|bad)|what (?:exponent|number|"
                r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
                r"scored?|accuracy|"
@@ -283,7 +283,7 @@ def usable_sentence(sent: str) -> bool:
     lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
     s = sent.strip()
     if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s) \
-            or re.match(r"^[\"”’)）,，;、。]|^[a-z]", s) \
+            or re.match(r"^[\"”’)）,，;、。]", s) or (re.match(r"^[a-z]", s) and language_of(s) == "en") \
             or s.count("）") > s.count("（") or s.count(")") > s.count("("):
         return False  # a heading, a lead-in, or the tail of a sentence cut by a bad split
     return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
