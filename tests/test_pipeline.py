@@ -150,8 +150,9 @@ def test_sentence_gate_releases_grounded_text_and_stops_at_invention():
     gate2 = _SentenceGate("", ["Sycophancy means agreeing with the user."], 1)
     assert gate2.feed("Sycophancy means agreeing with the user [2]. ")[1] == "ungrounded"  # no source 2
     gate3 = _SentenceGate("", ["Sycophancy means agreeing with the user."], 1)
-    gate3.feed("Sycophancy means agreeing with the user. ")
-    assert gate3.feed("Sycophancy means agreeing with the user. ")[1] == "repetition"
+    gate3.feed("Sycophancy means agreeing with the user. ")  # uncited: waits for a citation
+    assert gate3.feed("Sycophancy means agreeing with the user. ")[0].startswith("Sycophancy")
+    assert gate3.finish(keep_partial=True)[1] == "repetition"
     gate4 = _SentenceGate('The article calls claim 2 a "capability gacha": a randomised draw, like a '
                           "capsule-toy machine or a game loot box. [1]", ["capability gacha capsule-toy"], 1)
     out, verdict = gate4.feed('The article calls claim 2 a "capability gacha": like a capsule-toy '

@@ -292,7 +292,7 @@ def test_gate_splits_japanese_sentences_without_spaces_and_ends_at_a_language_sw
     gate = SentenceGate("", src, 1, language="ja")
     out, verdict = gate.feed("モデルを大きくすると損失が下がる[1]。データ量も効く[1]。")
     assert out == "モデルを大きくすると損失が下がる[1]。" and verdict is None  # the second waits
-    out, verdict = gate.feed("The loss goes down with more data. ")
+    out, verdict = gate.feed("The loss goes down with more data [1]. ")
     assert "データ量も効く" in out and verdict == "other-language"
 
 
@@ -304,7 +304,12 @@ def test_gate_cites_an_uncited_grounded_sentence_and_drops_headings_and_echoes()
     out, _ = gate.feed("Question: what is emergence?\n")
     assert out == ""
     out, _ = gate.feed("Emergence is a capability that appears suddenly at scale. ")
+    assert out == ""  # its citation may come next
+    out, _ = gate.feed("Sycophancy")
     assert out == "Emergence is a capability that appears suddenly at scale. [2] "
+    gate.feed(" is agreeing with the user. ")
+    out, _ = gate.feed("[1] ")  # the model's own citation, after its full stop
+    assert out == "Sycophancy is agreeing with the user. [1] "
 
 
 def test_gate_does_not_let_the_model_cite_a_source_it_was_not_shown():
@@ -314,5 +319,6 @@ def test_gate_does_not_let_the_model_cite_a_source_it_was_not_shown():
     assert out == "" and verdict == "ungrounded"
     gate = SentenceGate("", ["Sycophancy is agreeing with the user.", "Emergence appears at scale."],
                         5, numbers=[1, 4])
-    out, _ = gate.feed("Emergence appears suddenly at scale. ")
+    gate.feed("Emergence appears suddenly at scale. ")
+    out, _ = gate.finish(keep_partial=True)
     assert out.endswith("[4] ")  # cited with its own number, not its place in the list

@@ -25,6 +25,7 @@ _LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
 # far: "0." may be the start of "0.076"), at a Japanese 。！？ not followed by a closing bracket
 # (Japanese puts no space after it), or at a line break
 _SENT_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])(?![」』）)\]。！？])(?=.)\s*|\n")
+_TRAILING_CITES = re.compile(r"(?:\s*\[\d+\])+[.。]?\s*")
 # "Wei et al. 2022", "e.g. scaling": a full stop that ends no sentence
 _NOT_AN_END = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bcf|\bFig|\bNo|\bDr|\bMr|\bMs|\bSt)\.\s*$")
 # "The emergence debate: ...", "Key point:": a short label before a colon opens a heading
@@ -84,7 +85,14 @@ class SentenceGate:
             if _NOT_AN_END.search(self._pending[: m.end()]):
                 start = m.end()  # "et al. " goes on
                 continue
-            sentence, self._pending = self._pending[: m.end()], self._pending[m.end():]
+            end, rest = m.end(), self._pending[m.end():]
+            cites = _TRAILING_CITES.match(rest)
+            if cites:
+                end += cites.end()  # "... do the same. [3]": the citation belongs to the sentence
+            elif m.group() != "\n" and re.fullmatch(r"\s*(\[\d*)?", rest) \
+                    and not re.search(r"\[\d+\]", self._pending[:end]):
+                return out, None  # uncited: its citation may come next (". [3]"), wait for it
+            sentence, self._pending = self._pending[:end], self._pending[end:]
             start = 0
             lead_cite = _LEADING_CITATION.match(sentence)
             if lead_cite and not _BARE_CITATION.match(sentence):

@@ -356,8 +356,10 @@ class Tutor:
         gate = SentenceGate(lead, [hits[n - 1].text for n in ready.shown], len(hits),
                             language="ja" if ja else None, continues=not ready.explains,
                             numbers=ready.shown)
-        # an explanation opens a paragraph of its own under the planned sentences
-        opening = "\n\n" if ready.explains and lead else ""
+        # an explanation opens a paragraph of its own under the planned sentences; a continuation
+        # is separated from them by a space ("... useless. [2] The article ...")
+        sep = ("\n\n" if ready.explains else " ") if lead else ""
+        opening = sep
         first = last = None
         count = 0
         stopped = "stop"
@@ -386,8 +388,8 @@ class Tutor:
             if released.strip() or (released and not ready.explains):
                 yield Token((opening + released.lstrip()) if opening else released)
             stopped = verdict or stopped
-        said = gate.accepted.strip() if ready.explains else gate.accepted
-        answer = (lead + ("\n\n" if ready.explains and said else "") + said).strip()
+        said = gate.accepted.strip()
+        answer = (lead + (sep if said else "") + said).strip()
         if content_length(answer) < MIN_ANSWER_CHARS:
             # the model's text was rejected and nothing was planned: the best passages' sentences
             rescue = self.extractive_answer(question, hits)
