@@ -151,7 +151,8 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
 _ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
              r"he|she|his|their)\b(?! (?:is|are) (?:called|known))",
              r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
-_OPENER = r"^(wait|so|ok(ay)?|but|and|then|hmm+|huh|really)\b[, ]*(so|then|but)?\b"
+_OPENER = (r"^(wait|so|ok(ay)?|but|and|then|hmm+|huh|really)\b[, ]*(so|then|but)?\b",
+           r"^(じゃあ|じゃ|では|それなら|なら|で、|でも|だったら|ということは)")
 # words that carry no topic in a chatty question ("just", "now", "ppl")
 _FILLER = {"just", "now", "even", "realli", "really", "actual", "actually", "basic", "basically",
            "also", "still", "then", "ppl", "peopl", "people", "thing", "stuff", "kind", "sort",
@@ -173,10 +174,16 @@ def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
     if bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms:
         return True
     back = re.search(_ANAPHORA[0], text.lower()) or re.search(_ANAPHORA[1], text)
-    content = [t for t in terms if t not in _FILLER]
-    # "wait so llms are just better than ppl at everything now?": a question that opens by
-    # answering the last turn ("wait so", "but then") carries a little more of its own wording
-    limit = _ANAPHORA_MAX_TERMS + (2 if re.match(_OPENER, text.lower()) else 0)
+    if language_of(text) == "ja":
+        # Japanese is counted in words, not in the bigrams the index uses: 「モデルの性能」 is two
+        content = [w for w in re.findall(r"[ァ-ヴー]{2,}|[一-龥々]+|[A-Za-z0-9][\w\-]*", text)
+                   if w not in JA_STOP and w.lower() not in _FILLER]
+    else:
+        content = [t for t in terms if t not in _FILLER]
+    # "wait so llms are just better than ppl at everything now?", 「では、…この問題は…」: a question
+    # that opens by answering the last turn carries a little more of its own wording
+    opener = re.match(_OPENER[0], text.lower()) or re.match(_OPENER[1], text)
+    limit = _ANAPHORA_MAX_TERMS + (2 if opener else 0)
     return bool(back) and len(content) <= limit and not referenced_claims(text)
 
 
