@@ -67,7 +67,7 @@ Just prose.
     # digits inside names (BM25, GPT-4) do not make a figure question; counters and くらい do
     ("BM25って日本語だとどうやって単語に区切るの？", (), ["how"]),
     ("and how do they even estimate the compute of a run", (), ["how"]),
-    ("if openai could predict gpt-4's loss could they predict its skills", (), ["general"]),
+    ("if openai could predict gpt-4's loss could they predict its skills", (), ["check"]),
     ("what did GPT-4 score on HumanEval", (), ["figure"]),
     ("いちばん大きいモデルで何パラメータくらい？", (), ["figure"]),
     ("tl;dr of claim 5?", (), ["claim"]),
@@ -322,3 +322,21 @@ def test_gate_does_not_let_the_model_cite_a_source_it_was_not_shown():
     gate.feed("Emergence appears suddenly at scale. ")
     out, _ = gate.finish(keep_partial=True)
     assert out.endswith("[4] ")  # cited with its own number, not its place in the list
+
+
+@pytest.mark.parametrize("question,kinds", [
+    ("Can AI companies reliably make their chatbots behave the way they want?", ["check"]),
+    ("ボウマンの1こ目の主張って、お金かけたらAIがかしこくなるってこと？", ["check"]),
+    ("What is sycophancy?", ["definition"]),
+])
+def test_yes_or_no_questions_are_their_own_kind(question, kinds):
+    assert question_kinds(question) == kinds
+
+
+def test_a_yes_or_no_question_about_a_claim_opens_with_the_claims_position(tutor_engine):
+    from tutor.retrieve import referenced_claims
+    assert referenced_claims("ボウマンの1こ目の主張って") == {1}
+    question = "Can AI companies reliably make their chatbots behave the way they want?"
+    found = tutor_engine.retrieve(question)
+    plan, _ = tutor_engine.plan(question, found.hits)
+    assert "no reliable techniques" in plan.picks[0].sentence

@@ -143,9 +143,17 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
     if "claim" in out:
         out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
     out = out[:2]
+    if out == ["general"] and _cue(_CHECK, question.strip()):
+        out = ["check"]  # "is it true that ...?", 「…ってこと？」: a yes or no, and why
     if is_followup(question, history):
         out = ["followup"] + [k for k in out if k != "definition"][:1]
     return out
+
+
+# a question that asks whether something holds: the claim's own position answers it first
+_CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|have|should|"
+          r"isn'?t|aren'?t|doesn'?t|don'?t|so|if)\b|\b(right|true|correct|really)\s*\?*$",
+          r"(の|のか|ってこと|ということ|でしょうか|んですか|なん|マジ|本当|ほんと|かな|っけ)\s*[？?]*$")
 
 
 _ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
@@ -397,6 +405,9 @@ def make_plan(question: str, hits: Sequence[Hit],
     if more is not None:
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
                                    len(hits), claim_docs, sorted(term_notes))
+    if "check" in kinds and claims and len(claims) == 1 and more is not None and claim_docs:
+        passages += _overview_section(next(iter(claims)), lang, passages, more, claim_docs,
+                                      len(passages) + len(hits))
     # the sources a model may use too: a sentence about another claim has no place in the answer
     plan.on_topic = [n for n, h in enumerate(hits, 1) if _admits(h, claims, doc, term_notes)]
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
@@ -528,6 +539,13 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     chosen = [p.sentence for p in plan.picks]
     plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
+    if "check" in kinds and claims and len(claims) == 1:
+        overview = _claim_overview(passages, lang, next(iter(claims)))
+        if overview and not any(overview.sentence in p.sentence or p.sentence in overview.sentence
+                                for p in plan.picks):
+            overview.why += "; the claim's position answers a yes-or-no question first"
+            plan.picks = [overview] + plan.picks[:MAX_SENTENCES - 2]
+            fits_of = {0: [], **{i + 1: f for i, f in fits_of.items() if i + 1 < len(plan.picks)}}
     if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
         order = {k: i for i, k in enumerate(kinds)}
         rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
@@ -605,6 +623,25 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
         c.rank = 0
         out.append((c, after + 1 + i))
     return out
+
+
+def _overview_section(claim: int, lang: str, passages: Sequence[tuple[Hit, int]],
+                      more: Callable[[str], Sequence[Hit]],
+                      claim_docs: Callable[[int], Sequence[str]], after: int) -> list[tuple[Hit, int]]:
+    """The claim note's overview (its first section, or its 日本語の要点 for a Japanese question),
+    when retrieval did not return it: a yes-or-no question about the claim starts from it."""
+    have = {h.chunk_id for h, _ in passages}
+    for doc in claim_docs(claim):
+        for c in more(doc):
+            if c.claims != [claim] or (language_of(c.text) == "ja") != (lang == "ja"):
+                continue
+            if lang != "ja" and not c.chunk_id.endswith("#0"):
+                continue
+            if c.chunk_id not in have:
+                c.rank = 0
+                return [(c, after + 1)]
+            return []
+    return []
 
 
 def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -> None:

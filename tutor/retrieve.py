@@ -17,7 +17,7 @@ _ORDINALS = "first second third fourth fifth sixth seventh eighth".split()
 _KANJI_NUM = "一二三四五六七八"
 _CLAIM_REF = re.compile(
     r"(?:claim|thing|主張)\s*(?:no\.?|number|#)?\s*([1-8一二三四五六七八])(?!\d)"
-    r"|([1-8一二三四五六七八])\s*(?:つ目|番目|個目)"
+    r"|([1-8一二三四五六七八])\s*(?:つ目|番目|個目|こ目|コ目)"
     r"|\b(" + "|".join(_ORDINALS) + r")\s+(?:claim|thing)")
 
 
