@@ -46,7 +46,8 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
                r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
-    "definition": (r"\b(what (?:is|are|was|were|does .+ mean)|what's|whats|define|definition|"
+    "definition": (r"\b((?!what(?:'s| is|s) (?:going on|happening|inside))(?:what (?:is|are|was|were|"
+                   r"does .+ mean)|what's|whats)|define|definition|"
                    r"meaning|mean by|stand for|who (?:is|are|was|were)|what do you call)\b",
                    r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと"),
 }
@@ -393,6 +394,15 @@ def make_plan(question: str, hits: Sequence[Hit],
     if term_notes and doc not in term_notes and not referenced_claims(question):
         # the glossary says where its term is explained: those notes are on topic as well
         on_term = [h for h in hits if h.doc_id in term_notes]
+        if not on_term and claims is None and more is not None and "followup" not in kinds:
+            # "making something up" names hallucination, whose note retrieval did not return
+            # under the top general note: the plan reads the term's own note instead
+            named = [(m.term.heading.lower(), m.term.notes) for m in glossary.matches(question)] \
+                if glossary else []
+            # the note named after the term (Hallucination -> hallucination), else its first
+            first = next((n for h, notes in named for n in notes if n.replace("-", " ") in h),
+                         next((n for _, notes in named for n in notes), None))
+            on_term = list(more(first))[:1] if first else []
         if on_term and on_term[0].doc_id != doc:
             # the question is about the term: its notes are the topic, not the top source's
             claims = set(c for h in on_term if len(h.claims) <= 2 for c in h.claims) or (
