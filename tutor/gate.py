@@ -23,7 +23,8 @@ _BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(says?|states?|notes?|shows?|expla
 _LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
 # a sentence ends at "." "!" "?" followed by a space (never at the end of what has streamed so
 # far: "0." may be the start of "0.076"), at a Japanese 。！？ not followed by a closing bracket
-# (Japanese puts no space after it), or at a line break
+# (Japanese puts no space after it), or at a line break; the citations after its full stop
+# (". [3]") are its own, so an uncited sentence waits for the next piece before it is judged
 _SENT_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])(?![」』）)\]。！？])(?=.)\s*|\n")
 _TRAILING_CITES = re.compile(r"(?:\s*\[\d+\])+[.。]?\s*")
 # "Wei et al. 2022", "e.g. scaling": a full stop that ends no sentence
@@ -56,8 +57,9 @@ class SentenceGate:
     def __init__(self, lead: str, sources: list[str], n_sources: int, min_grounded: float = 0.6,
                  language: str | None = None, continues: bool = True,
                  numbers: Sequence[int] | None = None):
-        # the source numbers of ``sources`` (1, 2, ... by default): a citation of any other
-        # source, one the model was not shown, is not grounded
+        # the source numbers of ``sources`` (1 to n_sources by default; with ``numbers``,
+        # n_sources is not used): a citation of any other source, one the model was not shown,
+        # is not grounded
         self._numbers = list(numbers) if numbers is not None else list(range(1, n_sources + 1))
         self.accepted = ""
         # a Japanese answer that switches to English has lost the thread (and the learner)
