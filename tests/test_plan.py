@@ -340,3 +340,12 @@ def test_a_yes_or_no_question_about_a_claim_opens_with_the_claims_position(tutor
     found = tutor_engine.retrieve(question)
     plan, _ = tutor_engine.plan(question, found.hits)
     assert "no reliable techniques" in plan.picks[0].sentence
+
+
+def test_gate_leaves_out_a_line_that_does_not_end_like_a_sentence():
+    src = ["Bowman 2023 is a survey paper about large language models and the Japanese blog article."]
+    gate = SentenceGate("", src, 1)
+    out, _ = gate.feed("The Japanese blog article is about the survey paper, so that is why you ask\n")
+    assert out == ""
+    out, _ = gate.feed("Bowman 2023 is a survey paper about large language models [1].\n")
+    assert out.startswith("Bowman 2023 is a survey paper")

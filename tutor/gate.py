@@ -105,6 +105,9 @@ class SentenceGate:
                     out += cite
                     self.accepted += cite
             verdict = self._judge(sentence)
+            if m.group() == "\n" and sentence.strip() and not _COMPLETE.search(sentence.strip()) \
+                    and verdict is None:
+                verdict = "empty"  # a line that does not end like a sentence: a label, or cut off
             if verdict == "empty":
                 continue  # "The answer is [3]." says nothing: leave it out
             if verdict:
