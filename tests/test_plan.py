@@ -159,6 +159,9 @@ def test_fragments_and_bare_citations_are_not_usable():
     assert not usable_sentence("Terms: sycophancy; 迎合")
     assert not usable_sentence("experts cannot yet read the inner workings of")
     assert usable_sentence("Experts cannot yet read the inner workings of LLMs.")
+    # a sentence may open with a quoted title; a stray closing quote marks a fragment
+    assert usable_sentence("\"Sparks of AGI\" by Bubeck et al. is a long report from Microsoft Research.")
+    assert not usable_sentence("\" by Bubeck et al. is a long report from Microsoft Research.")
     assert usable_sentence("専門家はまだ内部を解釈できません。")
 
 

@@ -299,7 +299,8 @@ def usable_sentence(sent: str) -> bool:
     lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
     s = sent.strip()
     if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s) \
-            or re.match(r"^[\"”’)）,，;、。]", s) or (re.match(r"^[a-z]", s) and language_of(s) == "en") \
+            or re.match(r"^[”’)）,，;、。]", s) or (s.startswith('"') and s.count('"') % 2) \
+            or (re.match(r"^[a-z]", s) and language_of(s) == "en") \
             or s.count("）") > s.count("（") or s.count(")") > s.count("("):
         return False  # a heading, a lead-in, or the tail of a sentence cut by a bad split
     return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
