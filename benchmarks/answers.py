@@ -1,11 +1,12 @@
-"""Answer quality per model, on questions in learners' own wording (benchmarks/learner_questions.jsonl).
+"""Answer quality per model, on questions in learners' own wording.
 
-    .venv/bin/python benchmarks/answers.py [--model GGUF ...] [--no-llm] [--split dev|held-out|all]
-                                           [--write-readme]
+    .venv/bin/python benchmarks/answers.py [--questions FILE] [--model GGUF ...] [--no-llm]
+                                           [--split NAME|all] [--sample N] [--write-readme]
 
-For each model and each split (``dev`` was used while building the answer plan; ``held-out`` was
-not looked at until the final run) it asks every question through the real pipeline (follow-ups
-after their earlier turns, as in a chat) and counts:
+``--questions`` picks a set (default benchmarks/learner_questions.jsonl; the others are
+learner_questions_heldout2..5.jsonl and learner_questions_final.jsonl, each held out until its
+first run). For each model and each split it asks every question through the real pipeline
+(follow-ups after their earlier turns, as in a chat) and counts:
 
 - empty or fragment answers: under 25 characters once citations are removed, or ending mid-sentence;
 - Japanese questions answered mostly in Japanese: most of the answer's sentences are Japanese;
