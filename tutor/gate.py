@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from .ingest import language_of, split_sentences
+from .ingest import ABBREVIATION, language_of, split_sentences
 from .lexical import tokenize
 
 _COMPLETE = re.compile(r"[.!?。！？][\"'”’」』)）]*(\s*\[\d+\])*[.。]?$")
@@ -27,8 +27,6 @@ _LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
 # (". [3]") are its own, so an uncited sentence waits for the next piece before it is judged
 _SENT_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])(?![」』）)\]。！？])(?=.)\s*|\n")
 _TRAILING_CITES = re.compile(r"(?:\s*\[\d+\])+[.。]?\s*")
-# "Wei et al. 2022", "e.g. scaling": a full stop that ends no sentence
-_NOT_AN_END = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bcf|\bFig|\bNo|\bDr|\bMr|\bMs|\bSt)\.\s*$")
 # "The emergence debate: ...", "Key point:": a short label before a colon opens a heading
 _LABEL = re.compile(r"^\s*[#*\-]*\s*[A-Za-z][\w'’\- ]{0,40}:\s")
 # the prompt's own words, echoed back: "Question: ...", "Answer from the sources, ..."
@@ -68,8 +66,8 @@ class SentenceGate:
         said = split_sentences(lead) if lead else []
         self._seen = {_norm_sentence(s) for s in said}
         self._seen_terms = [(set(tokenize(s)), _numbers(s)) for s in said]
-        self._source_terms = set(tokenize(" ".join(sources)))
-        self._terms_of = [set(tokenize(src)) for src in sources[:len(self._numbers)]]
+        self._terms_of = [set(tokenize(src)) for src in sources]  # by source, as numbered
+        self._source_terms = set().union(*self._terms_of)
         self._source_numbers = _numbers(" ".join(sources))
         self._min = min_grounded
         # "... instructions. [2]" + " says that ...": a continuation that makes the lead's
@@ -84,7 +82,7 @@ class SentenceGate:
             m = _SENT_END.search(self._pending, start)
             if not m or m.end() == 0:
                 return out, None
-            if _NOT_AN_END.search(self._pending[: m.end()]):
+            if ABBREVIATION.search(self._pending[: m.end()].rstrip()):
                 start = m.end()  # "et al. " goes on
                 continue
             end, rest = m.end(), self._pending[m.end():]
@@ -132,12 +130,14 @@ class SentenceGate:
     def _cited(self, sentence: str) -> str:
         """A grounded sentence the model left uncited gets the source that holds most of its
         terms, so that every sentence of an answer says where it comes from."""
-        if re.search(r"\[\d+\]", sentence) or not self._terms_of or not _norm_sentence(sentence):
+        if re.search(r"\[\d+\]", sentence) or not self._numbers or not self._terms_of \
+                or not _norm_sentence(sentence):
             return sentence
         terms = set(tokenize(sentence))
-        best = max(range(len(self._terms_of)), key=lambda i: (len(terms & self._terms_of[i]), -i))
+        pairs = list(zip(self._numbers, self._terms_of))
+        best = max(pairs, key=lambda p: (len(terms & p[1]), -p[0]))[0]
         body = sentence.rstrip()
-        return f"{body} [{self._numbers[best]}]{sentence[len(body):]}"
+        return f"{body} [{best}]{sentence[len(body):]}"
 
     def _judge(self, sentence: str) -> str | None:
         key = _norm_sentence(sentence)

@@ -763,7 +763,8 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![。！？!?」』）)])|(?<=[.!?])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])")
 
 
-_ABBREV = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bcf|\bFig|\bNo|\bDr|\bMr|\bMs|\bSt)\.$")
+# "Li et al. 2023", "e.g. scaling": a full stop that ends no sentence (also used by tutor.gate)
+ABBREVIATION = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bvs|\bcf|\bFig|\bNo|\bDr|\bMr|\bMs|\bSt)\.$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -773,7 +774,7 @@ def split_sentences(text: str) -> list[str]:
             for piece in (s.strip() for s in _SENTENCE_END.split(line)):
                 if not piece:
                     continue
-                if out and _ABBREV.search(out[-1]) and out[-1] in line:
+                if out and ABBREVIATION.search(out[-1]) and out[-1] in line:
                     out[-1] = f"{out[-1]} {piece}"  # "Li et al. 2023" is one sentence
                 else:
                     out.append(piece)

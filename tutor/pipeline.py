@@ -361,7 +361,16 @@ class Tutor:
         # an explanation opens a paragraph of its own under the planned sentences; a continuation
         # is separated from them by a space ("... useless. [2] The article ...")
         sep = ("\n\n" if ready.explains else " ") if lead else ""
-        opening = sep
+        opening = sep  # put before the first text released, then spent
+
+        def shown(released: str) -> str:
+            """What goes on screen of the gate's released text ("" for nothing)."""
+            nonlocal opening
+            if not released.strip() and (ready.explains or not released):
+                return ""  # an explanation starts with words, not with the gate's blank lines
+            if opening:
+                released, opening = opening + released.lstrip(), ""
+            return released
         first = last = None
         count = 0
         stopped = "stop"
@@ -374,10 +383,8 @@ class Tutor:
             last = now
             count += 1
             released, verdict = gate.feed(piece)
-            if released.strip() or (released and not ready.explains):
-                if opening:
-                    released, opening = opening + released.lstrip(), ""
-                yield Token(released)
+            if text := shown(released):
+                yield Token(text)
             if verdict:
                 stopped = verdict
                 break
@@ -387,8 +394,8 @@ class Tutor:
             elif count >= self.settings.max_tokens:
                 stopped = "length"
             released, verdict = gate.finish(keep_partial=stopped != "length")
-            if released.strip() or (released and not ready.explains):
-                yield Token((opening + released.lstrip()) if opening else released)
+            if text := shown(released):
+                yield Token(text)
             stopped = verdict or stopped
         said = gate.accepted.strip()
         answer = (lead + (sep if said else "") + said).strip()

@@ -160,13 +160,18 @@ _CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|ha
 _ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
              r"he|she|his|their)\b(?! (?:is|are) (?:called|known))",
              r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
+def _with_stems(words: set[str]) -> set[str]:
+    """Words as written and as :func:`tokenize` gives them ("people" and "peopl")."""
+    return words | {stem(w) for w in words}
+
+
 _OPENER = (r"^(wait|so|ok(ay)?|but|and|then|hmm+|huh|really)\b[, ]*(so|then|but)?\b",
            r"^(じゃあ|じゃ|では|それなら|なら|で、|でも|だったら|ということは)")
 # words that carry no topic in a chatty question ("just", "now", "ppl")
 _FILLER = {"just", "now", "even", "realli", "really", "actual", "actually", "basic", "basically",
            "also", "still", "then", "ppl", "peopl", "people", "thing", "stuff", "kind", "sort",
            "wait", "llm", "model", "lm"}
-_FILLER |= {stem(w) for w in _FILLER}  # as tokenize() gives them
+_FILLER = _with_stems(_FILLER)
 _ANAPHORA_MAX_TERMS = 5  # "ok and does bowman agree with that view": a short question that points back
 
 
@@ -207,7 +212,7 @@ _CUE_WORDS = {"why", "how", "example", "exampl", "give", "more", "really", "mean
               "instance", "explain", "detail", "なぜ", "なん", "んで", "どう", "うし", "して",
               "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例",
               "体的", "的", "理由", "証拠", "根拠", "tho", "though", "got", "ok", "okay"}
-_CUE_WORDS |= {stem(w) for w in _CUE_WORDS}  # as tokenize() gives them
+_CUE_WORDS = _with_stems(_CUE_WORDS)
 _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
                      "番目", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
                      "eighth", "summar", "summary", "summarize", "point", "main", "要点", "要約",
@@ -217,7 +222,7 @@ _BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味
                      "plain", "word", "simple", "simply", "eli5", "quick", "pl", "pls", "plz", "please",
                      "recap", "rundown", "tldr", "sum", "up", "again",
                      "overview", "idea", "basically", "わか", "かり", "りや", "やす", "すく"}
-_BARE_CLAIM_TERMS |= {stem(w) for w in _BARE_CLAIM_TERMS}  # as tokenize() gives them
+_BARE_CLAIM_TERMS = _with_stems(_BARE_CLAIM_TERMS)
 
 
 def _topic_terms(question: str, named: set[int]) -> set[str]:
@@ -391,15 +396,15 @@ def make_plan(question: str, hits: Sequence[Hit],
     if not hits:
         return plan
     claims, doc, plan.topic = _topic_of(question, hits)
-    term_notes = {n for m in (glossary.matches(question) if glossary else []) for n in m.term.notes}
+    matches = glossary.matches(question) if glossary else []
+    term_notes = {n for m in matches for n in m.term.notes}
     if term_notes and doc not in term_notes and not referenced_claims(question):
         # the glossary says where its term is explained: those notes are on topic as well
         on_term = [h for h in hits if h.doc_id in term_notes]
         if not on_term and claims is None and more is not None and "followup" not in kinds:
             # "making something up" names hallucination, whose note retrieval did not return
             # under the top general note: the plan reads the term's own note instead
-            named = [(m.term.heading.lower(), m.term.notes) for m in glossary.matches(question)] \
-                if glossary else []
+            named = [(m.term.heading.lower(), m.term.notes) for m in matches]
             # the note named after the term (Hallucination -> hallucination), else its first
             first = next((n for h, notes in named for n in notes if n.replace("-", " ") in h),
                          next((n for _, notes in named for n in notes), None))
