@@ -352,3 +352,50 @@ def test_gate_leaves_out_a_line_that_does_not_end_like_a_sentence():
     assert out == ""
     out, _ = gate.feed("Bowman 2023 is a survey paper about large language models [1].\n")
     assert out.startswith("Bowman 2023 is a survey paper")
+
+
+def _entry(term: str, text: str) -> Hit:
+    return Hit(0, f"glossary@v#{term}", "glossary", "Glossary", "corpus/notes/glossary.md", term,
+               text, 0.0, 0.0)
+
+
+GLOSSARY_ENTRIES = [
+    _entry("Sycophancy", "Terms: sycophancy; 迎合; シコファンシー\n\nSycophancy is a model's habit of "
+           "agreeing with a user's stated views. 迎合（シコファンシー）とは、ユーザーの意見にモデルが合わせてしまう傾向です。"),
+    _entry("Kaplan", "Terms: Kaplan; Kaplan et al.; カプラン\n\nKaplan is the first author of the "
+           "scaling-laws paper. カプランは、スケーリング則の論文の筆頭著者です。"),
+]
+
+
+def test_a_definition_question_reads_the_glossary_entry_for_its_term():
+    """「迎合ってなに？」: the top source uses the term but does not say what it is; the
+    glossary's entry does, and it is cited after the sources."""
+    retrieved = [hit(1, "迎合は、モデルが大きくなるほど強まり、RLHFでも消えません。", doc="rlhf",
+                     claims=(4, 6, 7))]
+    plan = make_plan("迎合ってなに？シコファンシーってやつ？", retrieved, glossary=Glossary(parse(GLOSSARY)),
+                     more=lambda doc: GLOSSARY_ENTRIES if doc == "glossary" else [])
+    assert "合わせてしまう傾向" in plan.picks[0].sentence
+    assert plan.picks[0].source == 2 and plan.added[0].doc_id == "glossary"
+
+
+def test_an_authors_entry_answers_who_but_not_what_their_experiment_used():
+    retrieved = [hit(1, "カプランらは、計算量が増えたら主にモデルを大きくすべきだと考えました。",
+                     doc="kaplan-2020", claims=(1,))]
+    glossary = Glossary(parse(GLOSSARY))
+    more = lambda doc: GLOSSARY_ENTRIES if doc == "glossary" else []  # noqa: E731
+    what = make_plan("カプランの実験って、どんなデータだったの？", retrieved, glossary=glossary, more=more)
+    assert not any("筆頭著者" in p.sentence for p in what.picks)
+    who = make_plan("カプランって誰？", retrieved, glossary=glossary, more=more)
+    assert "筆頭著者" in who.picks[0].sentence
+
+
+def test_an_english_sentence_followed_by_a_japanese_one_is_two_sentences():
+    text = '"Capability gacha" is the article\'s image for claim 2. 「能力ガチャ」は主張2を表した言葉です。'
+    assert sentences_of(text) == ['"Capability gacha" is the article\'s image for claim 2.',
+                                  "「能力ガチャ」は主張2を表した言葉です。"]
+
+
+def test_a_date_or_a_model_name_in_japanese_is_not_a_figure():
+    from tutor.plan import _has_figure
+    assert not _has_figure("Microsoft Researchが2023年3月22日に投稿した論文で、専用GPT-4を調べました。")
+    assert _has_figure("HumanEvalのpass@1が82%でした。")

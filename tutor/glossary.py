@@ -68,6 +68,7 @@ def parse(text: str) -> list[Term]:
 
 
 GLOSSARY_PATH = "notes/glossary.md"  # inside the corpus folder
+GLOSSARY_ID = "glossary"  # its document id (front matter)
 
 
 def is_glossary(source: str) -> bool:

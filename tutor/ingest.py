@@ -760,7 +760,7 @@ def load_document(path: Path, *, doc_id: str | None = None, source: str | None =
 # ---------------------------------------------------------------- chunker
 
 # Sentence ends: Latin . ! ? followed by space, or Japanese 。！？ (no space follows them)
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![。！？!?」』）)])|(?<=[.!?])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])(?![。！？!?」』）)])|(?<=[.!?])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff「『（“])")
 
 
 # "Li et al. 2023", "e.g. scaling": a full stop that ends no sentence (also used by tutor.gate)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .glossary import Glossary, is_glossary, is_glossary_line
+from .glossary import GLOSSARY_ID, Glossary, Match, Term, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, STOPWORDS, is_hiragana, stem, tokenize
 from .retrieve import referenced_claims
@@ -48,7 +49,8 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
     "definition": (r"\b((?!what(?:'s| is|s) (?:going on|happening|inside))(?:what (?:is|are|was|were|"
                    r"does .+ mean)|what's|whats)|define|definition|"
-                   r"meaning|mean by|stand for|who (?:is|are|was|were)|what do you call)\b",
+                   r"meaning|mean by|stand for|who (?:is|are|was|were|wrote|authored|made|created|published)|"
+                   r"what do you call)\b",
                    r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと"),
 }
 _FOLLOWUP = (r"^(and\s+)?(why|how( so| come)?|really|such as|for example|example|give me an example|"
@@ -154,7 +156,7 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
 # a question that asks whether something holds: the claim's own position answers it first
 _CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|have|should|"
           r"isn'?t|aren'?t|doesn'?t|don'?t|so|if)\b|\b(right|true|correct|really)\s*\?*$",
-          r"(の|のか|ってこと|ということ|でしょうか|んですか|なん|マジ|本当|ほんと|かな|っけ)\s*[？?]*$")
+          r"(の|のか|ってこと|ということ|でしょうか|でしょ|だよね|よね|んですか|なん|マジ|本当|ほんと|かな|っけ)\s*[？?]*$")
 
 
 _ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
@@ -289,11 +291,12 @@ class Plan:
 
 def lead_text(leads: Sequence[tuple[str, int]]) -> str:
     """``[(s1, 1), (s2, 2)]`` as "s1 [1] s2 [2]"; one citation when both come from one source."""
-    parts = []
+    out = ""
     for i, (sent, n) in enumerate(leads):
         same_next = i + 1 < len(leads) and leads[i + 1][1] == n
-        parts.append(sent if same_next else f"{sent} [{n}]")
-    return " ".join(parts)
+        # Japanese sentences of one source follow each other without a space
+        out += ("" if not out or out.endswith("。") else " ") + (sent if same_next else f"{sent} [{n}]")
+    return out
 
 
 _END = re.compile(r"[.!?。！？]([\"'”’」』)）\]]*)$")
@@ -421,13 +424,21 @@ def make_plan(question: str, hits: Sequence[Hit],
     if more is not None:
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
                                    len(hits), claim_docs, sorted(term_notes))
+    entries: set[str] = set()
+    if "definition" in kinds and matches and more is not None:
+        # "what is sycophancy?", 「迎合ってなに？」: the glossary's entry for the term is the
+        # course's own definition, whichever note retrieval ranked first
+        found = _glossary_entries(question, matches, passages, more, len(passages) + len(hits))
+        entries = {h.chunk_id for h, _ in found} | {h.chunk_id for h, _ in passages
+                                                    if _is_entry(h, matches)}
+        passages += found
     if "check" in kinds and claims and len(claims) == 1 and more is not None and claim_docs:
         passages += _overview_section(next(iter(claims)), lang, passages, more, claim_docs,
                                       len(passages) + len(hits))
     # the sources a model may use too: a sentence about another claim has no place in the answer
     plan.on_topic = [n for n, h in enumerate(hits, 1) if _admits(h, claims, doc, term_notes)]
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
-                   reading_terms, embed, glossary, idf, term_notes)
+                   reading_terms, embed, glossary, idf, term_notes, entries, len(own))
     _number_added(plan, passages, len(hits))
     plan.on_topic = sorted(set(plan.on_topic) | {p.source for p in plan.picks})
     return plan
@@ -437,7 +448,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             doc: str | None, kinds: list[str], lang: str, history: Sequence[tuple[str, str]],
             readings: list[str], reading_terms: list[set[str]],
             embed: Callable[[list[str]], list[list[float]]] | None, glossary: Glossary | None,
-            idf: Callable[[str], float] | None, term_notes: set[str]) -> Plan:
+            idf: Callable[[str], float] | None, term_notes: set[str],
+            entries: AbstractSet[str] = frozenset(), own_terms: int = 0) -> Plan:
     """Score the on-topic sentences of ``passages`` (the notes the glossary names for the
     question's terms are on topic too) and pick the lead and up to two more."""
     if "claim" in kinds and claims and len(claims) == 1:
@@ -448,14 +460,15 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
     skipped_topic = 0
     for hit, n in passages:
-        if not _admits(hit, claims, doc, term_notes):
+        if not (_admits(hit, claims, doc, term_notes) or hit.chunk_id in entries):
             skipped_topic += 1
             continue
         for i, sent in enumerate(sentences_of(hit.text)):
             named = referenced_claims(sent)
             if claims is not None and named and not named & claims:
                 continue  # "... as claim 5 says": another claim's point
-            if "followup" in kinds and history and _norm(sent) in _norm(history[-1][1]):
+            if "followup" in kinds and history and own_terms < 2 \
+                    and _norm(sent) in _norm(history[-1][1]):
                 continue  # "why?" after an answer: something the last answer did not say
             if usable_sentence(sent):
                 candidates.append((sent, n, i, hit))
@@ -489,7 +502,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                                         else _cue(_ANSWER_CUES[kd], sent))]
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
                  and _cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
-        rank_cost = UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
+        rank_cost = 0.0 if hit.chunk_id in entries else UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
         if any(q in _norm(sent) for q in quoted) or (besides and besides & tset):
             rank_cost += QUOTED_COST  # 「…」 the learner quotes it, "besides X": they want what else
         other = _models_named(sent)
@@ -549,6 +562,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             text = _with_next(hit_sents, candidates[k][2]) if len(sent) < 60 else sent
             if any(text != sent and text in p.sentence for p in plan.picks):
                 continue
+            if any(p.sentence in text for p in plan.picks):
+                text = sent  # the next sentence is already in the answer
             plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
             covered_terms |= tset
             answered |= set(fits)
@@ -569,8 +584,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     return plan
 
 
-_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
-                           r"table|part)\s*\d+|主張\s*\d|\bgpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
+_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\d{4}年|\d{1,2}月\d{1,2}日|\d{1,2}月|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
+                           r"table|part)\s*\d+|主張\s*\d|(?<![a-z0-9])gpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
 
 
 _BESIDES = (r"\b(?:besides|other than|apart from|aside from|except(?: for)?|not counting)\s+"
@@ -638,6 +653,47 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
             break
         c.rank = 0
         out.append((c, after + 1 + i))
+    return out
+
+
+def _is_entry(hit: Hit, matches: Sequence[Match]) -> bool:
+    """Whether ``hit`` is the glossary's entry for one of the matched terms."""
+    return is_glossary(hit.source) and any(
+        hit.location.rstrip().endswith(m.term.heading) for m in matches)
+
+
+def _is_person(term: Term) -> bool:
+    """An author's entry (Kaplan, ウェイ, Bowman): the glossary spells it "Kaplan et al." or
+    with an initial ("Samuel R. Bowman")."""
+    return any(sp.rstrip(".").lower().endswith("et al") or re.search(r"\b[A-Z]\. [A-Z]", sp)
+               for sp in term.spellings)
+
+
+def _glossary_entries(question: str, matches: Sequence[Match], passages: Sequence[tuple[Hit, int]],
+                      more: Callable[[str], Sequence[Hit]], after: int) -> list[tuple[Hit, int]]:
+    """The glossary's entries for the (at most two) terms a definition question asks about, when
+    retrieval did not return them; numbered after ``after`` and marked unretrieved (rank 0)."""
+    have = {h.chunk_id for h, _ in passages}
+    question_norm = unicodedata.normalize("NFKC", question).lower()  # the matches' offsets
+    # 「ウェイらは創発をどう定義した？」 asks what emergence is, not who Wei is; 「カプランの実験って
+    # どんなデータ？」 asks neither; "who wrote ..." asks for a person
+    who = bool(re.search(r"\bwho\b|誰|だれ", question.lower()))
+    terms = [m for m in matches if who or not _is_person(m.term)]
+    # 「RLHFの報酬モデル」: the term after の is the one asked about
+    terms = [m for i, m in enumerate(terms) if not (
+        i + 1 < len(terms) and question_norm[m.end:terms[i + 1].start].strip() == "の")]
+    wanted = list(dict.fromkeys(m.term.heading for m in terms))[:2]
+    if not wanted:
+        return []
+    sources = {h.source for h, _ in passages if is_glossary(h.source)}
+    out: list[tuple[Hit, int]] = []
+    for c in more(GLOSSARY_ID):
+        if c.chunk_id in have or not any(c.location.rstrip().endswith(w) for w in wanted):
+            continue
+        if sources and c.source not in sources:
+            continue
+        c.rank = 0
+        out.append((c, after + 1 + len(out)))
     return out
 
 
