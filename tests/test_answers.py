@@ -136,3 +136,35 @@ def test_a_model_that_explains_gets_the_planned_sentences_in_the_question(tutor_
     if done.timings["completion_tokens"] and re.sub(r"\s*\[\d+\]", "", rest).strip():
         assert re.match(r"\s*\[\d+\]\n\n\S", rest)  # the explanation is a paragraph of its own
     assert_whole(done)
+
+
+@pytest.mark.parametrize("question", [
+    "how much is a chatgpt plus subscription per month?",
+    "how do i fine-tune llama 3 with LoRA on a single 24gb gpu",
+    "GPT-4のAPIって1000トークンあたりいくら？",
+])
+def test_product_questions_are_declined(tutor_engine: Tutor, question):
+    """A price, a plan or an install step is not in the course, although "GPT" and "トークン" are."""
+    done, _ = answer(tutor_engine, question)
+    assert not done.covered, done.answer
+
+
+def test_a_japanese_definition_is_the_glossarys_own(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "迎合ってなに？シコファンシーってやつ？")
+    assert "合わせて" in done.answer, done.answer  # what it is, not only that it grows with scale
+    assert mostly_japanese(done.answer)
+    assert_whole(done)
+
+
+def test_instructions_not_followed_with_prompt_in_the_question_stays_on_claim_4(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "なんで指示通りに動かないの？プロンプトちゃんと細かく書いてるのに")
+    assert done.plan["topic"].startswith("claim 4"), done.plan["topic"]
+    assert "検索" not in done.answer  # not the RAG note, which also says プロンプト
+    assert re.search(r"保証|100%", done.answer)
+    assert mostly_japanese(done.answer)
+
+
+def test_who_wrote_the_paper_names_the_author_and_his_affiliations(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "who wrote eight things to know about LLMs and where does he work")
+    assert "Bowman" in done.answer and "NYU" in done.answer and "Anthropic" in done.answer
+    assert_whole(done)
