@@ -101,7 +101,7 @@ def test_no_planned_sentence_and_rejected_model_text_falls_back_to_passages(tuto
     model = tutor_engine.load_model()
     monkeypatch.setattr(model, "stream", lambda *a, **k: iter(["[1] says that", " the"]))
     original = tutor_engine.plan
-    monkeypatch.setattr(tutor_engine, "plan", lambda q, hits, history=(): (
+    monkeypatch.setattr(tutor_engine, "plan", lambda q, hits, history=(), topic_from=None: (
         Plan(["general"], "en"), original(q, hits, history)[1]))
     done, events = answer(tutor_engine, "What is sycophancy?")
     assert done.stopped_by.endswith("+passages")

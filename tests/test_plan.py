@@ -399,3 +399,24 @@ def test_a_date_or_a_model_name_in_japanese_is_not_a_figure():
     from tutor.plan import _has_figure
     assert not _has_figure("Microsoft Researchが2023年3月22日に投稿した論文で、専用GPT-4を調べました。")
     assert _has_figure("HumanEvalのpass@1が82%でした。")
+
+
+def test_which_paper_is_its_own_kind_in_both_languages():
+    assert question_kinds("which paper found the power law?") == ["source"]
+    history = [("how much does the loss go down if I double the model?", "About 5% [1]")]
+    assert question_kinds("それってどの論文の結果？", history) == ["followup", "source"]
+
+
+def test_a_follow_up_keeps_the_topic_of_the_question_it_follows():
+    """「それってどの論文の結果？」 searched with the question before it ranked claim 3 first; the
+    earlier question's own sources say the topic is claim 1."""
+    history = [("so if i make my model twice as big, how much does the loss go down?",
+                "Each doubling lowers the loss by about 5%. [1]")]
+    hits = [hit(1, "Claim 3 matters because it argues against the parrot view.", doc="claim-3",
+                claims=(3,)),
+            hit(2, "スケーリング則（Kaplan et al. 2020）は、損失がべき乗則に従うことを示した論文です。",
+                doc="kaplan-2020", claims=(1,))]
+    earlier = [hit(2, "Kaplan et al. found the loss falls as a power law.", doc="kaplan-2020", claims=(1,))]
+    plan = make_plan("それってどの論文の結果？", hits, history=history, topic_from=earlier)
+    assert plan.topic.startswith("claim 1")
+    assert "Kaplan et al. 2020" in plan.picks[0].sentence

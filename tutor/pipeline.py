@@ -36,6 +36,7 @@ JA_MIN_COVERAGE = 0.15  # measured: covered Japanese questions 0.20 and up, out-
 # 0.32 from two everyday words
 EN_MIN_DENSE = 0.25
 EN_LEXICAL_ALONE = 0.5  # ... below that cosine, the share of the question's terms needed
+FOLLOWUP_EARLIER = 2  # the earlier question's best sources a follow-up's list also holds
 GLOSSARY_COVER_SHARE = 0.7  # share of min_score a note naming the question's term must reach
 # words that put a Japanese question inside the course ("記事の最後で筆者は…", 「人間とLMどっち」):
 # with one of them, a lower relevance is enough (measured: out-of-scope Japanese questions reach a
@@ -307,8 +308,8 @@ class Tutor:
                 return True
         return False
 
-    def plan(self, question: str, hits: Sequence[Hit],
-             history: Sequence[tuple[str, str]] = ()) -> tuple[Plan, list[Hit]]:
+    def plan(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]] = (),
+             topic_from: Sequence[Hit] | None = None) -> tuple[Plan, list[Hit]]:
         """The answer plan, and the sources: the retrieved ones, then the sections of the topic's
         note the plan cites although the retriever did not return them (a Japanese question's
         日本語の要点, the note's section on "why")."""
@@ -318,7 +319,7 @@ class Tutor:
 
         plan = make_plan(question, hits, self.index.embedder.embed, history,
                          self.retriever.glossary, idf=self.index.lexical.idf, more=more,
-                         claim_docs=self.index.claim_docs)
+                         claim_docs=self.index.claim_docs, topic_from=topic_from)
         hits = list(hits) + plan.added
         return plan, hits
 
@@ -331,9 +332,19 @@ class Tutor:
         t0 = time.perf_counter()
         # a follow-up ("why?", 「例えば？」) is searched together with the question it follows
         found = self.retrieve(followup_query(question, history), claim, pinned)
-        if not found.covered and is_followup(question, history):
+        earlier: Retrieved | None = None
+        if is_followup(question, history):
+            earlier = self.retrieve(history[-1][0], claim, pinned)
             # "例えば？" after a covered question is covered: it asks more about the same passages
-            found.covered = self.retrieve(history[-1][0], claim, pinned).covered
+            found.covered = found.covered or earlier.covered
+            # and it stays on that question's topic: 「それってどの論文の結果？」 searched with the
+            # question before it can rank another claim first; the earlier question's best
+            # sources join the list
+            have = {h.chunk_id for h in found.hits}
+            extra = [h for h in earlier.hits[:FOLLOWUP_EARLIER] if h.chunk_id not in have]
+            for i, h in enumerate(extra, len(found.hits) + 1):
+                h.rank = i
+            found.hits = found.hits + extra
         timings: dict[str, float] = {"retrieval_ms": round(found.retrieval_ms, 1),
                                      "first_token_ms": 0.0, "total_ms": 0.0,
                                      "completion_tokens": 0, "tokens_per_s": 0.0}
@@ -344,7 +355,8 @@ class Tutor:
             timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             yield Done(question, answer, found.hits, None, timings, covered=False)
             return
-        plan, hits = self.plan(question, found.hits, history)
+        plan, hits = self.plan(question, found.hits, history,
+                               topic_from=earlier.hits if earlier is not None else None)
         found = Retrieved(hits, found.retrieval_ms, True)
         yield found
         lead = plan.text

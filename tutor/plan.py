@@ -47,6 +47,9 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
                r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
+    "source": (r"\b((which|what) (paper|study|studies|source|article|research|work)|who (found|showed|"
+               r"measured|discovered|proposed)|citation|cite)\b",
+               r"どの論文|何の論文|なんの論文|どの研究|どこの研究|出典|元ネタ|引用元|誰が(見つけ|示し|発見|測)"),
     "definition": (r"\b((?!what(?:'s| is|s) (?:going on|happening|inside))(?:what (?:is|are|was|were|"
                    r"does .+ mean)|what's|whats)|define|definition|"
                    r"meaning|mean by|stand for|who (?:is|are|was|were|wrote|authored|made|created|published)|"
@@ -79,6 +82,7 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
                    r"versus|more|less|fewer)\b", r"一方|より|に対して|違|比べ|ではなく|逆"),
     "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),  # see _has_figure
     "claim": (r"\bclaim\s*\d|\bsays?\b", r"主張\s*\d|というもの"),
+    "source": (r"\bet al\b|arxiv|\b(19|20)\d\d\b", r"et al|arXiv|論文「|\d{4}"),  # names a study
 }
 # cues a section heading shows when its text answers a kind ("Why LLMs are hard to interpret")
 _HEADING_CUES: dict[str, tuple[str, str]] = {
@@ -174,6 +178,8 @@ _FILLER = {"just", "now", "even", "realli", "really", "actual", "actually", "bas
            "also", "still", "then", "ppl", "peopl", "people", "thing", "stuff", "kind", "sort",
            "wait", "llm", "model", "lm"}
 _FILLER = _with_stems(_FILLER)
+# 「それって」 points back; its bigrams (それ, れっ) are no word of the question's topic
+_POINTERS = frozenset({"それ", "これ", "あれ", "その", "この", "あの", "そう", "れっ"})
 _ANAPHORA_MAX_TERMS = 5  # "ok and does bowman agree with that view": a short question that points back
 
 
@@ -371,7 +377,8 @@ def make_plan(question: str, hits: Sequence[Hit],
               history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
               idf: Callable[[str], float] | None = None,
               more: Callable[[str], Sequence[Hit]] | None = None,
-              claim_docs: Callable[[int], Sequence[str]] | None = None) -> Plan:
+              claim_docs: Callable[[int], Sequence[str]] | None = None,
+              topic_from: Sequence[Hit] | None = None) -> Plan:
     """Choose the one to three sentences that answer ``question`` from ``hits`` (cited by their
     position, 1-based). ``idf`` weighs the question's
     terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it.
@@ -379,7 +386,8 @@ def make_plan(question: str, hits: Sequence[Hit],
     :data:`MORE_SECTIONS` sections of the topic's note that hold most of the question (the
     retriever's top three can miss "why LLMs are hard to interpret" for a "why can't we read
     it?"); those it cites are in :attr:`Plan.added`, numbered after ``hits``. ``claim_docs(n)``
-    names the documents devoted to claim n, whose sections are read as well."""
+    names the documents devoted to claim n, whose sections are read as well. ``topic_from``, for a
+    follow-up, is what the earlier question retrieved: the topic is that question's."""
     lang = language_of(question)
     kinds = question_kinds(question, history)
     plan = Plan(kinds, lang)
@@ -393,12 +401,17 @@ def make_plan(question: str, hits: Sequence[Hit],
         # has words of its own, which are what its answer must hold (retrieval and the topic
         # still come from both)
         readings = [f"{history[-1][0]} {r}" for r in readings]
-    reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in _CUE_WORDS)
-                     for r in readings]
+    reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in _CUE_WORDS
+                         and t not in _POINTERS) for r in readings]
     reading_terms = [r for r in reading_terms if r] or [set()]
     if not hits:
         return plan
-    claims, doc, plan.topic = _topic_of(question, hits)
+    if "followup" in kinds and topic_from:
+        # a follow-up is about what the question it follows was about
+        claims, doc, plan.topic = _topic_of(history[-1][0], topic_from)
+        plan.topic = plan.topic.replace("from source", "from the earlier question's source")
+    else:
+        claims, doc, plan.topic = _topic_of(question, hits)
     matches = glossary.matches(question) if glossary else []
     term_notes = {n for m in matches for n in m.term.notes}
     if term_notes and doc not in term_notes and not referenced_claims(question):
@@ -643,16 +656,20 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
         fit = any(_cue(_HEADING_CUES[k], c.location) or (k == "example" and _cue(_CONCRETE, c.location))
                   for k in wanted)
         share = max(_share(r & tset, r, idf) + _share(r & hset, r, idf) for r in reading_terms)
-        ranked.append((share + (0.3 if fit else 0.0), c.chunk_id, c))
-    ranked.sort(key=lambda x: (-x[0], x[1]))
+        ranked.append((share + (0.3 if fit else 0.0), _position(c.chunk_id), c))
+    ranked.sort(key=lambda x: (-x[0], x[1]))  # ties in the note's order
     out = []
     # a Japanese question also wants its 日本語の要点, an example question the section of a study
     extra = (lang == "ja") + ("example" in kinds)
-    for i, (score, _, c) in enumerate(ranked[:MORE_SECTIONS + extra]):
-        if score <= 0:
+    for score, _, c in ranked:
+        if len(out) >= MORE_SECTIONS + extra:
             break
+        # a Japanese question reads its topic note's Japanese summary even when the question's
+        # own words are not in it (「それってどの論文の結果？」 after a question on Kaplan)
+        if score <= 0 and not (lang == "ja" and c.doc_id == home):
+            continue
         c.rank = 0
-        out.append((c, after + 1 + i))
+        out.append((c, after + 1 + len(out)))
     return out
 
 
@@ -695,6 +712,12 @@ def _glossary_entries(question: str, matches: Sequence[Match], passages: Sequenc
         c.rank = 0
         out.append((c, after + 1 + len(out)))
     return out
+
+
+def _position(chunk_id: str) -> tuple[str, int]:
+    """"kaplan-2020@v#12" as ("kaplan-2020@v", 12): chunks in document order, #9 before #12."""
+    head, _, n = chunk_id.rpartition("#")
+    return (head, int(n)) if n.isdigit() else (chunk_id, 0)
 
 
 def _overview_section(claim: int, lang: str, passages: Sequence[tuple[Hit, int]],
