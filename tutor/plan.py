@@ -150,13 +150,15 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
     if "claim" in out:
         out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
     out = out[:2]
-    if out == ["general"] and _cue(_CHECK, question.strip()):
+    if out == ["general"] and _cue(_CHECK, question.strip()) and not re.search(_WH, question):
         out = ["check"]  # "is it true that ...?", 「…ってこと？」: a yes or no, and why
     if is_followup(question, history):
         out = ["followup"] + [k for k in out if k != "definition"][:1]
     return out
 
 
+# 「つまり何が言いたいの？」 ends like a yes-or-no question but asks what
+_WH = r"何|なに|どう|どこ|いつ|誰|だれ|どれ|どんな|どの|どっち|^(what|who|where|when|which|how)\b"
 # a question that asks whether something holds: the claim's own position answers it first
 _CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|have|should|"
           r"isn'?t|aren'?t|doesn'?t|don'?t|so|if)\b|\b(right|true|correct|really)\s*\?*$",
@@ -451,7 +453,8 @@ def make_plan(question: str, hits: Sequence[Hit],
     # the sources a model may use too: a sentence about another claim has no place in the answer
     plan.on_topic = [n for n, h in enumerate(hits, 1) if _admits(h, claims, doc, term_notes)]
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
-                   reading_terms, embed, glossary, idf, term_notes, entries, len(own))
+                   reading_terms, embed, glossary, idf, term_notes, entries, len(own),
+                   claim_docs(next(iter(claims))) if claim_docs and claims and len(claims) == 1 else ())
     _number_added(plan, passages, len(hits))
     plan.on_topic = sorted(set(plan.on_topic) | {p.source for p in plan.picks})
     return plan
@@ -462,11 +465,12 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             readings: list[str], reading_terms: list[set[str]],
             embed: Callable[[list[str]], list[list[float]]] | None, glossary: Glossary | None,
             idf: Callable[[str], float] | None, term_notes: set[str],
-            entries: AbstractSet[str] = frozenset(), own_terms: int = 0) -> Plan:
+            entries: AbstractSet[str] = frozenset(), own_terms: int = 0,
+            claim_notes: Sequence[str] = ()) -> Plan:
     """Score the on-topic sentences of ``passages`` (the notes the glossary names for the
     question's terms are on topic too) and pick the lead and up to two more."""
     if "claim" in kinds and claims and len(claims) == 1:
-        picked = _claim_overview(passages, lang, next(iter(claims)))
+        picked = _claim_overview(passages, lang, next(iter(claims)), claim_notes)
         if picked:
             plan.picks = [picked]
             return plan
@@ -584,12 +588,14 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
     if "check" in kinds and claims and len(claims) == 1:
-        overview = _claim_overview(passages, lang, next(iter(claims)))
-        if overview and not any(overview.sentence in p.sentence or p.sentence in overview.sentence
-                                for p in plan.picks):
+        overview = _claim_overview(passages, lang, next(iter(claims)), claim_notes)
+        if overview and not any(overview.sentence in p.sentence for p in plan.picks):
+            # the position goes first; a pick it already holds ("主張6は…。理由は…") gives way to it
+            kept = [(p, fits_of.get(i, [])) for i, p in enumerate(plan.picks)
+                    if p.sentence not in overview.sentence][:MAX_SENTENCES - 2]
             overview.why += "; the claim's position answers a yes-or-no question first"
-            plan.picks = [overview] + plan.picks[:MAX_SENTENCES - 2]
-            fits_of = {0: [], **{i + 1: f for i, f in fits_of.items() if i + 1 < len(plan.picks)}}
+            plan.picks = [overview] + [p for p, _ in kept]
+            fits_of = {0: [], **{i + 1: f for i, (_, f) in enumerate(kept)}}
     if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
         order = {k: i for i, k in enumerate(kinds)}
         rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
@@ -813,11 +819,15 @@ def _defines(sentence: str, names: Sequence[str]) -> bool:
     return False
 
 
-def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int) -> Pick | None:
+def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int,
+                    claim_notes: Sequence[str] = ()) -> Pick | None:
     """"What is claim 4?" / 「主張4とは？」: the claim note's overview (or its 日本語の要点) opens
     with the answer."""
+    # the claim's own note first: the article's section on the claim is the author's view of it
+    ordered = sorted(passages, key=lambda p: (p[0].doc_id not in claim_notes, p[0].doc_id,
+                                              _position(p[0].chunk_id)[1]))
     for want_ja in ((True, False) if lang == "ja" else (False,)):
-        for hit, n in passages:
+        for hit, n in ordered:
             if hit.claims != [claim]:
                 continue
             is_ja = language_of(hit.text) == "ja"
