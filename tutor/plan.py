@@ -881,7 +881,8 @@ def sentences_of(text: str) -> list[str]:
 
 _POINTS_BACK = (r"^(this|that|these|those|it|they|such|if (?:so|that|this)|here|he|she|its|their|"
                 r"the (?:same|latter|former|case|result|effect|finding))\b",
-                r"^(これ|それ|この|その|こうした|こうして|そこで|そのため|同じ|彼|一方|ただし|しかし)")
+                r"^(これ|それ|この(?!アプリ|チューター|ツール|教材)|その|こうした|こうして|そこで|そのため|"
+                r"同じ|彼|一方|ただし|しかし)")
 
 
 def _points_back(sent: str) -> bool:
