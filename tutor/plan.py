@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from .glossary import GLOSSARY_ID, Glossary, Match, Term, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
-from .lexical import JA_STOP, STOPWORDS, is_hiragana, stem, tokenize
+from .lexical import JA_STOP, STOPWORDS, is_hiragana, query_weight, stem, tokenize
 from .retrieve import referenced_claims
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
                    r"とは|というもの|のこと|を指|と呼|という意味|とする|です"),
     "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
             r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
-            r"ため|から|ので|理由|によって|結果|原因|せい|によるもの|からです"),
+            r"ため|(?<![0-9０-９〜~])から|ので|理由|によって|結果|原因|せい|によるもの"),
     "how": (r"\b(by|using|uses?|used|through|via|estimated|computed|measured|counts?|counted|"
             r"fit(?:s|ted)?|works?|steps?|trained|turns? into|splits?|combines?|then)\b",
             r"によって|を使|ことで|方法|手順|仕組み|まず|次に|ように|により"),
@@ -419,6 +419,12 @@ def make_plan(question: str, hits: Sequence[Hit],
     if term_notes and doc not in term_notes and not referenced_claims(question):
         # the glossary says where its term is explained: those notes are on topic as well
         on_term = [h for h in hits if h.doc_id in term_notes]
+        # 「ブベックたちってなんで…テスト…」: a question that names an author is about their
+        # paper's note, even when retrieval ranked a claim first
+        authors = [m for m in matches if _is_person(m.term) and m.term.notes]
+        by_author = not on_term and bool(authors) and more is not None and "followup" not in kinds
+        if by_author:
+            on_term = list(more(authors[0].term.notes[0]))[:1]
         if not on_term and claims is None and more is not None and "followup" not in kinds:
             # "making something up" names hallucination, whose note retrieval did not return
             # under the top general note: the plan reads the term's own note instead
@@ -430,7 +436,7 @@ def make_plan(question: str, hits: Sequence[Hit],
         if on_term and on_term[0].doc_id != doc:
             # the question is about the term: its notes are the topic, not the top source's
             claims = set(c for h in on_term if len(h.claims) <= 2 for c in h.claims) or (
-                claims if any(h.claims for h in on_term) else None)
+                claims if any(h.claims for h in on_term) and not by_author else None)
             doc = on_term[0].doc_id
             plan.topic = ((f"claim {', '.join(map(str, sorted(claims)))}" if claims else doc)
                           + " (the glossary's notes for "
@@ -768,9 +774,11 @@ def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -
 def _share(found: set[str], wanted: set[str], idf: Callable[[str], float] | None) -> float:
     if not wanted:
         return 0.0
+    # a hiragana bigram (のか, すぎ) counts as little as it does in the lexical search
     if idf is None:
-        return len(found) / len(wanted)
-    return sum(idf(t) for t in found) / (sum(idf(t) for t in wanted) or 1.0)
+        return sum(query_weight(t) for t in found) / (sum(query_weight(t) for t in wanted) or 1.0)
+    return (sum(idf(t) * query_weight(t) for t in found)
+            / (sum(idf(t) * query_weight(t) for t in wanted) or 1.0))
 
 
 def _norm(text: str) -> str:
