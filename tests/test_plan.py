@@ -420,3 +420,18 @@ def test_a_follow_up_keeps_the_topic_of_the_question_it_follows():
     plan = make_plan("それってどの論文の結果？", hits, history=history, topic_from=earlier)
     assert plan.topic.startswith("claim 1")
     assert "Kaplan et al. 2020" in plan.picks[0].sentence
+
+
+def test_a_question_that_names_an_author_is_about_their_papers_note():
+    """「ブベックたちってなんで…テスト…」: retrieval ranked claim 4 ("testing situations") first; the
+    author the question names says the topic is the note on their paper."""
+    glossary = Glossary(parse(GLOSSARY))
+    retrieved = [hit(1, "高性能なモデルほど、テストの場面だけ意図どおりに振る舞う恐れがあります。",
+                     doc="claim-4", claims=(4,))]
+    paper = Hit(0, "kaplan-2020@v#9", "kaplan-2020", "Kaplan 2020", "corpus/notes/kaplan-2020.md",
+                "日本語の要点", "カプランらは、テストの損失がべき乗則に従うことを示しました。", 0.0, 0.0,
+                claims=[1])
+    plan = make_plan("カプランたちってなんでテストの損失を調べたの？", retrieved, glossary=glossary,
+                     more=lambda doc: [paper] if doc == "kaplan-2020" else [])
+    assert plan.topic.startswith("claim 1"), plan.topic
+    assert "べき乗則" in plan.picks[0].sentence
