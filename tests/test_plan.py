@@ -435,3 +435,15 @@ def test_a_question_that_names_an_author_is_about_their_papers_note():
                      more=lambda doc: [paper] if doc == "kaplan-2020" else [])
     assert plan.topic.startswith("claim 1"), plan.topic
     assert "べき乗則" in plan.picks[0].sentence
+
+
+def test_an_english_question_opens_in_english_when_an_english_sentence_answers():
+    """"why though?" after a Japanese question: the Japanese summary was retrieved first, but an
+    English sentence that answers opens the answer."""
+    hits = [hit(1, "理由は、LLMが人間が一生で読めるよりはるかに多くの文章を学習することです。", doc="claim-6",
+                claims=(6,)),
+            hit(2, "The reason is that a model learns from far more text than any person could read.",
+                doc="claim-6", claims=(6,))]
+    plan = make_plan("why though? what are the reasons", hits,
+                     history=[("人間より賢くはなれないでしょ？", "主張6は…です。 [1]")])
+    assert plan.picks[0].sentence.startswith("The reason is")

@@ -547,6 +547,12 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                + (f", meaning {sim:.2f}" if sim else ""))
         scored.append((score, k, sent, n, tset, fits, why))
     scored.sort(key=lambda x: (-x[0], x[1]))
+    # the answer opens in the question's language when a sentence in it answers at all ("why
+    # though?" in English after a Japanese question retrieved the Japanese summary first)
+    own_language = [x for x in scored if language_of(x[2]) == lang and x[0] >= MIN_LEAD_SCORE]
+    if own_language and own_language[0] is not scored[0]:
+        scored.remove(own_language[0])
+        scored.insert(0, own_language[0])
     best = scored[0]
     if best[0] < MIN_LEAD_SCORE:
         return _fallback(plan, passages, question, lang)
