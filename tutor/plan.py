@@ -43,7 +43,7 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long|good|well|accurate|bad)|what (?:exponent|number|"
                r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
                r"scored?|accuracy|"
-               r"percent\w*|exponent|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
+               r"percent\w*|exponents?|ratios?|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
                r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
@@ -539,7 +539,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
         score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - rank_cost
                  + (SAME_LANGUAGE[lang] if s_lang == lang else 0.0)
-                 + (KIND_BONUS if fits else 0.0) + (0.1 if i == 0 else 0.0)
+                 + (KIND_BONUS if fits else 0.0) + _opening(sent, i)
                  - (0.1 if is_glossary(hit.source) else 0.0))
         why = (f"{round(overlap * 100)}% of the question's terms"
                + (f", fits '{'/'.join(fits)}'" if fits else "")
@@ -897,6 +897,14 @@ _POINTS_BACK = (r"^(this|that|these|those|it|they|such|if (?:so|that|this)|here|
                 r"the (?:same|latter|former|case|result|effect|finding))\b",
                 r"^(これ|それ|この(?!アプリ|チューター|ツール|教材)|その|こうした|こうして|そこで|そのため|"
                 r"同じ|彼|一方|ただし|しかし)")
+
+
+def _opening(sent: str, i: int) -> float:
+    """A passage's first sentence opens its topic (+0.1), unless it points back at a sentence
+    the passage does not hold (「一方チンチラは…」 cut from the summary before it: -0.1)."""
+    if i != 0:
+        return 0.0
+    return -0.1 if _points_back(sent) else 0.1
 
 
 def _points_back(sent: str) -> bool:
