@@ -168,3 +168,9 @@ def test_who_wrote_the_paper_names_the_author_and_his_affiliations(tutor_engine:
     done, _ = answer(tutor_engine, "who wrote eight things to know about LLMs and where does he work")
     assert "Bowman" in done.answer and "NYU" in done.answer and "Anthropic" in done.answer
     assert_whole(done)
+
+
+def test_a_question_about_one_author_is_not_answered_with_another_authors_study(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "Burns et al. 2022（バーンズら）の研究では、何が示されたのでしょうか。")
+    assert done.answer.startswith("Burns"), done.answer
+    assert mostly_japanese(done.answer)

@@ -509,6 +509,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     wanted = [k for k in kinds if k in _ANSWER_CUES]
     names = _names(question, glossary)
     asked_models = _models_named(question)
+    # 「バーンズの研究って何をしたの？」: a sentence about Kadavath et al. is about another study
+    people = [t for t in (glossary.terms if glossary is not None else []) if _is_person(t)]
+    asked_people = {t.heading for t in people if _names_person(question, t)}
     besides = _set_aside(question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
@@ -531,6 +534,10 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         other = _models_named(sent)
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
+        if asked_people:
+            named_people = {t.heading for t in people if _names_person(sent, t)}
+            if named_people and not named_people & asked_people:
+                rank_cost += OTHER_MODEL_COST  # asked about Burns, this is about Kadavath
         if "example" in fits and _cue(_EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
         elif "example" in fits and _cue(_CONCRETE, sent):
@@ -604,7 +611,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         if overview and not any(overview.sentence in p.sentence for p in plan.picks):
             # the position goes first; a pick it already holds ("主張6は…。理由は…") gives way to it
             kept = [(p, fits_of.get(i, [])) for i, p in enumerate(plan.picks)
-                    if p.sentence not in overview.sentence][:MAX_SENTENCES - 2]
+                    if p.sentence not in overview.sentence][:MAX_SENTENCES - 1]
             overview.why += "; the claim's position answers a yes-or-no question first"
             plan.picks = [overview] + [p for p, _ in kept]
             fits_of = {0: [], **{i + 1: f for i, (_, f) in enumerate(kept)}}
@@ -701,6 +708,14 @@ def _is_person(term: Term) -> bool:
     """An author's entry (Kaplan, ウェイ, Bowman): the glossary spells it "Kaplan et al." or
     with an initial ("Samuel R. Bowman")."""
     return any(sp.rstrip(".").lower().endswith("et al") or re.search(r"\b[A-Z]\. [A-Z]", sp)
+               for sp in term.spellings)
+
+
+def _names_person(text: str, term: Term) -> bool:
+    """Whether ``text`` names the author of ``term`` in any spelling ("Burns", バーンズ)."""
+    t = unicodedata.normalize("NFKC", text)
+    return any(re.search(rf"(?<![A-Za-z]){re.escape(sp)}(?![A-Za-z])", t) if sp.isascii() or
+               not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", sp) else sp in t
                for sp in term.spellings)
 
 
