@@ -174,3 +174,12 @@ def test_a_question_about_one_author_is_not_answered_with_another_authors_study(
     done, _ = answer(tutor_engine, "Burns et al. 2022（バーンズら）の研究では、何が示されたのでしょうか。")
     assert done.answer.startswith("Burns"), done.answer
     assert mostly_japanese(done.answer)
+
+
+@pytest.mark.parametrize("question", [
+    "モデルをいくら大きくしても賢くならないの？",
+    "does the chinchilla rule take inference cost into account?",
+])
+def test_everyday_words_near_product_words_are_not_declined(tutor_engine: Tutor, question):
+    done, _ = answer(tutor_engine, question)
+    assert done.covered, done.answer
