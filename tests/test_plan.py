@@ -5,7 +5,8 @@ import pytest
 
 from tutor.gate import SentenceGate
 from tutor.glossary import Glossary, parse
-from tutor.plan import is_followup, make_plan, question_kinds, sentences_of, usable_sentence
+from tutor.plan import make_plan, sentences_of, usable_sentence
+from tutor.question import is_followup, question_kinds
 from tutor.retrieve import Hit
 
 

@@ -19,7 +19,8 @@ from .index import Index, Progress
 from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, tokenize
 from .llm import SPECIAL_MARKERS, LocalModel, ModelError
-from .plan import Plan, followup_query, is_followup, make_plan
+from .plan import Plan, make_plan
+from .question import followup_query, is_followup
 from .retrieve import Hit, Retriever, referenced_claims
 
 SYSTEM_PROMPT = (

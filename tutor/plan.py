@@ -5,7 +5,7 @@ a second of Enter and even when the model wanders or cannot write the question's
 
 A question has one or two *kinds* (definition, figure, why/how, example, comparison, claim
 overview, follow-up; "general" when no cue is found), recognised from English and Japanese cue
-words. Candidate sentences come from the top sources that are on the question's *topic* (the
+words (:mod:`tutor.question`). Candidate sentences come from the top sources that are on the question's *topic* (the
 claim or document of the best source: a sentence about claim 2 is not added to an answer about
 claim 4) and are scored by how much of the question they hold, how they fit the kind ("because"
 for why, a figure for how much, "for example" for an example...), and whether they are in the
@@ -24,46 +24,13 @@ from typing import TYPE_CHECKING
 
 from .glossary import GLOSSARY_ID, Glossary, Match, Term, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
-from .lexical import JA_STOP, STOPWORDS, is_hiragana, query_weight, stem, tokenize
+from .lexical import JA_STOP, STOPWORDS, is_hiragana, query_weight, tokenize
+from .question import CUE_WORDS, FILLER, POINTERS, cue, question_kinds
 from .retrieve import referenced_claims
 
 if TYPE_CHECKING:
     from .retrieve import Hit
 
-# ------------------------------------------------------------------ question kinds
-
-_KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
-    "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
-                   r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
-    "why": (r"\b(why|how come|what causes|reason\w*|what makes)\b", r"なぜ|なんで|どうして|理由|原因"),
-    "how": (r"\b(how (?:does|do|did|is|are|was|were|can|could|would|should|to)|explain how|"
-            r"in what way|what (?:method|way))\b", r"どのように|どうやって|どうやる|仕組み|どうなって|方法|手順"),
-    "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*|"
-                r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠"),
-    "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long|good|well|accurate|bad)|what (?:exponent|number|"
-               r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
-               r"scored?|accuracy|"
-               r"percent\w*|exponents?|ratios?|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
-               r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
-               r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
-               r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
-    "source": (r"\b((which|what) (paper|study|studies|source|article|research|work)|who (found|showed|"
-               r"measured|discovered|proposed)|citation|cite)\b",
-               r"どの論文|何の論文|なんの論文|どの研究|どこの研究|出典|元ネタ|引用元|誰が(見つけ|示し|発見|測)"),
-    "definition": (r"\b((?!what(?:'s| is|s) (?:going on|happening|inside))(?:what (?:is|are|was|were|"
-                   r"does .+ mean)|what's|whats)|define|definition|"
-                   r"meaning|mean by|stand for|who (?:is|are|was|were|wrote|authored|made|created|published)|"
-                   r"what do you call)\b",
-                   r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと"),
-}
-_FOLLOWUP = (r"^(and\s+)?(why|how( so| come)?|really|such as|for example|example|give me an example|"
-             r"any examples?|more|tell me more|go on|what do you mean|meaning|so|and then|"
-             r"what about (it|that|this)|can you explain|explain( more| that| it)?|how does that work|"
-             r"in japanese|in english)\b",
-             r"^(なぜ|なんで|どうして|例えば|たとえば|例は|具体|もっと|詳しく|くわしく|つまり|それは|"
-             r"それって|どういうこと|本当|ほんと|他には|ほかには|他の例|ほかの例|じゃあ|で、|"
-             r"理由は|証拠は|根拠は)")
-_FOLLOWUP_MAX_TERMS = 3  # "why?", "give me an example" carry no topic of their own
 
 # cues a sentence shows when it answers a kind
 _ANSWER_CUES: dict[str, tuple[str, str]] = {
@@ -117,128 +84,6 @@ UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (m
 OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
 HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
 
-
-
-def _cue(pattern_pair: tuple[str, str], text: str) -> bool:
-    en, ja = pattern_pair
-    low = text.lower()
-    return bool(re.search(en, low) or re.search(ja, text))
-
-
-def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> list[str]:
-    """One or two kinds in the order the question asks them; "followup" first when the question
-    is a bare continuation of the previous turn ("why?", 「例えば？」)."""
-    kinds: list[tuple[int, str]] = []
-    low = question.lower()
-    named = referenced_claims(question)
-    if len(named) == 1 and not _topic_terms(question, named):
-        kinds.append((0, "claim"))
-    for kind, (en, ja) in _KIND_CUES.items():
-        m = re.search(en, low) or re.search(ja, question)
-        if m:
-            if kind == "figure" and m.group(0).isdigit() and named:
-                continue  # "claim 4" is not a figure question
-            kinds.append((m.start(), kind))
-    if not kinds:
-        kinds.append((0, "general"))
-    kinds.sort()
-    defn = next((pos for pos, k in kinds if k == "definition"), None)
-    if defn is not None and any(k != "definition" and 0 <= pos - defn <= 18 for pos, k in kinds):
-        # "what's the difference", "what is the reason", "what is an example": not a definition
-        kinds = [(pos, k) for pos, k in kinds if k != "definition"]
-    out = list(dict.fromkeys(k for _, k in kinds))
-    if "claim" in out:
-        out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
-    out = out[:2]
-    if out == ["general"] and _cue(_CHECK, question.strip()) and not re.search(_WH, question):
-        out = ["check"]  # "is it true that ...?", 「…ってこと？」: a yes or no, and why
-    if is_followup(question, history):
-        out = ["followup"] + [k for k in out if k != "definition"][:1]
-    return out
-
-
-# 「つまり何が言いたいの？」 ends like a yes-or-no question but asks what
-_WH = r"何|なに|どう|どこ|いつ|誰|だれ|どれ|どんな|どの|どっち|^(what|who|where|when|which|how)\b"
-# a question that asks whether something holds: the claim's own position answers it first
-_CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|have|should|"
-          r"isn'?t|aren'?t|doesn'?t|don'?t|so|if)\b|\b(right|true|correct|really)\s*\?*$",
-          r"(の|のか|ってこと|ということ|でしょうか|でしょ|だよね|よね|んですか|なん|マジ|本当|ほんと|かな|っけ)\s*[？?]*$")
-
-
-_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
-             r"he|she|his|their)\b(?! (?:is|are) (?:called|known))",
-             r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
-def _with_stems(words: set[str]) -> set[str]:
-    """Words as written and as :func:`tokenize` gives them ("people" and "peopl")."""
-    return words | {stem(w) for w in words}
-
-
-_OPENER = (r"^(wait|so|ok(ay)?|but|and|then|hmm+|huh|really)\b[, ]*(so|then|but)?\b",
-           r"^(じゃあ|じゃ|では|それなら|なら|で、|でも|だったら|ということは)")
-# words that carry no topic in a chatty question ("just", "now", "ppl")
-_FILLER = {"just", "now", "even", "realli", "really", "actual", "actually", "basic", "basically",
-           "also", "still", "then", "ppl", "peopl", "people", "thing", "stuff", "kind", "sort",
-           "wait", "llm", "model", "lm"}
-_FILLER = _with_stems(_FILLER)
-# 「それって」 points back; its bigrams (それ, れっ) are no word of the question's topic
-_POINTERS = frozenset({"それ", "これ", "あれ", "その", "この", "あの", "そう", "れっ"})
-_ANAPHORA_MAX_TERMS = 5  # "ok and does bowman agree with that view": a short question that points back
-
-
-def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
-    """A question that continues the last turn: a bare cue ("why?", 「例えば？」), or a short
-    question that points back at it ("what do they mean by exact match", 「それって本当？」)."""
-    if not history:
-        return False
-    en, ja = _FOLLOWUP
-    text = question.strip()
-    cue = re.search(en, text.lower()) or re.search(ja, text)
-    terms = [t for t in tokenize(text) if t not in JA_STOP and t not in _CUE_WORDS
-             and not is_hiragana(t)]  # どういうこと: no topic of its own
-    if bool(cue) and len(terms) <= _FOLLOWUP_MAX_TERMS or not terms:
-        return True
-    back = re.search(_ANAPHORA[0], text.lower()) or re.search(_ANAPHORA[1], text)
-    if language_of(text) == "ja":
-        # Japanese is counted in words, not in the bigrams the index uses: 「モデルの性能」 is two
-        content = [w for w in re.findall(r"[ァ-ヴー]{2,}|[一-龥々]+|[A-Za-z0-9][\w\-]*", text)
-                   if w not in JA_STOP and w.lower() not in _FILLER]
-    else:
-        content = [t for t in terms if t not in _FILLER]
-    # "wait so llms are just better than ppl at everything now?", 「では、…この問題は…」: a question
-    # that opens by answering the last turn carries a little more of its own wording
-    opener = re.match(_OPENER[0], text.lower()) or re.match(_OPENER[1], text)
-    limit = _ANAPHORA_MAX_TERMS + (2 if opener else 0)
-    return bool(back) and len(content) <= limit and not referenced_claims(text)
-
-
-def followup_query(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """What to search for: a follow-up is read with the question it follows."""
-    if is_followup(question, history):
-        return f"{history[-1][0]} {question}"
-    return question
-
-
-_CUE_WORDS = {"why", "how", "example", "exampl", "give", "more", "really", "mean", "so", "go",
-              "instance", "explain", "detail", "なぜ", "なん", "んで", "どう", "うし", "して",
-              "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例",
-              "体的", "的", "理由", "証拠", "根拠", "tho", "though", "got", "ok", "okay"}
-_CUE_WORDS = _with_stems(_CUE_WORDS)
-_BARE_CLAIM_TERMS = {"claim", "thing", "say", "mean", "about", "主張", "意味", "言", "内容", "つ目",
-                     "番目", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
-                     "eighth", "summar", "summary", "summarize", "point", "main", "要点", "要約",
-                     "まと", "とめ", "言っ", "って", "いる", "何を", "簡単", "教え", "えて",
-                     "tl", "dr", "gist", "short", "brief", "nutshell", "explain", "要す", "する",
-                     "るに", "ざっ", "っく", "くり", "一言", "つま", "まり", "なに", "何", "要",
-                     "plain", "word", "simple", "simply", "eli5", "quick", "pl", "pls", "plz", "please",
-                     "recap", "rundown", "tldr", "sum", "up", "again",
-                     "overview", "idea", "basically", "わか", "かり", "りや", "やす", "すく"}
-_BARE_CLAIM_TERMS = _with_stems(_BARE_CLAIM_TERMS)
-
-
-def _topic_terms(question: str, named: set[int]) -> set[str]:
-    q = {t for t in tokenize(question) if t not in JA_STOP
-         and not is_hiragana(t)}  # particles: って, なに, するに
-    return q - _BARE_CLAIM_TERMS - {str(n) for n in named}
 
 
 # ------------------------------------------------------------------ the plan
@@ -396,15 +241,15 @@ def make_plan(question: str, hits: Sequence[Hit],
     if glossary is not None:
         plan.glossary = glossary.explain(question)
     readings = glossary.readings(question) if glossary is not None else [question]
-    own = [t for t in tokenize(question) if t not in JA_STOP and t not in _CUE_WORDS
-           and t not in _FILLER and not is_hiragana(t)]
+    own = [t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
+           and t not in FILLER and not is_hiragana(t)]
     if "followup" in kinds and history and len(own) < 2:
         # "why?" is read with the question it follows; "and how do they estimate the compute"
         # has words of its own, which are what its answer must hold (retrieval and the topic
         # still come from both)
         readings = [f"{history[-1][0]} {r}" for r in readings]
-    reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in _CUE_WORDS
-                         and t not in _POINTERS) for r in readings]
+    reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in CUE_WORDS
+                         and t not in POINTERS) for r in readings]
     reading_terms = [r for r in reading_terms if r] or [set()]
     if not hits:
         return plan
@@ -525,9 +370,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         s_lang = language_of(sent)
         fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
                                         else _has_figure(sent) if kd == "figure"
-                                        else _cue(_ANSWER_CUES[kd], sent))]
+                                        else cue(_ANSWER_CUES[kd], sent))]
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
-                 and _cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
+                 and cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
         rank_cost = 0.0 if hit.chunk_id in entries else UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
         if any(q in _norm(sent) for q in quoted) or (besides and besides & tset):
             rank_cost += QUOTED_COST  # 「…」 the learner quotes it, "besides X": they want what else
@@ -538,9 +383,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             named_people = {t.heading for t in people if _names_person(sent, t)}
             if named_people and not named_people & asked_people:
                 rank_cost += OTHER_MODEL_COST  # asked about Burns, this is about Kadavath
-        if "example" in fits and _cue(_EXPLICIT, sent):
+        if "example" in fits and cue(_EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
-        elif "example" in fits and _cue(_CONCRETE, sent):
+        elif "example" in fits and cue(_CONCRETE, sent):
             rank_cost -= CONCRETE_BONUS
         elif "example" in wanted and "definition" not in kinds and _defines(sent, names):
             rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
@@ -636,18 +481,18 @@ def _set_aside(question: str) -> set[str]:
     out: set[str] = set()
     for pattern in _BESIDES:
         for m in re.finditer(pattern, question.lower() if pattern is _BESIDES[0] else question):
-            out |= {t for t in tokenize(m.group(1)) if t not in _FILLER and t not in STOPWORDS}
+            out |= {t for t in tokenize(m.group(1)) if t not in FILLER and t not in STOPWORDS}
     return out
 
 
 def _has_figure(sent: str) -> bool:
     """A figure that answers "how much": a number that is not an arXiv id, a year, a claim's or
     a figure's number, or a model's name (GPT-4)."""
-    return _cue(_ANSWER_CUES["figure"], _NOT_A_FIGURE.sub(" ", sent))
+    return cue(_ANSWER_CUES["figure"], _NOT_A_FIGURE.sub(" ", sent))
 
 
 def _heading_terms(hit: Hit) -> set[str]:
-    return {t for t in tokenize(hit.location) if t not in JA_STOP and t not in _CUE_WORDS}
+    return {t for t in tokenize(hit.location) if t not in JA_STOP and t not in CUE_WORDS}
 
 
 def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tuple[Hit, int]],
@@ -678,7 +523,7 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
         tset = set(tokenize(c.text))
         hset = _heading_terms(c)
         # a heading that names a study ("Othello-GPT: ... (Li et al. 2023)") holds an example
-        fit = any(_cue(_HEADING_CUES[k], c.location) or (k == "example" and _cue(_CONCRETE, c.location))
+        fit = any(cue(_HEADING_CUES[k], c.location) or (k == "example" and cue(_CONCRETE, c.location))
                   for k in wanted)
         share = max(_share(r & tset, r, idf) + _share(r & hset, r, idf) for r in reading_terms)
         ranked.append((share + (0.3 if fit else 0.0), _position(c.chunk_id), c))
@@ -814,7 +659,7 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
              for m in (glossary.matches(question) if glossary else []) for sp in m.term.spellings]
     names += re.findall(r"[\u30a0-\u30ff]{2,}", q)
     names += [w for w in re.findall(r"[a-z][a-z0-9\-]{3,}", q)
-              if w not in STOPWORDS and w not in _CUE_WORDS and w not in ("what", "whats", "mean")]
+              if w not in STOPWORDS and w not in CUE_WORDS and w not in ("what", "whats", "mean")]
     return list(dict.fromkeys(names))
 
 
@@ -924,7 +769,7 @@ def _opening(sent: str, i: int) -> float:
 
 def _points_back(sent: str) -> bool:
     """A sentence that opens by pointing at the one before it ("If that happens, ...")."""
-    return _cue(_POINTS_BACK, sent.strip().lstrip("\"'“「(（"))
+    return cue(_POINTS_BACK, sent.strip().lstrip("\"'“「(（"))
 
 
 def _with_next(sentences: list[str], i: int) -> str:
