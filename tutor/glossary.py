@@ -34,6 +34,24 @@ class Term:
     def japanese(self) -> tuple[str, ...]:
         return tuple(s for s in self.spellings if _CJK.search(s))
 
+    @property
+    def is_person(self) -> bool:
+        """An author's entry (Kaplan, ウェイ, Bowman): spelled "Kaplan et al." or with an initial
+        ("Samuel R. Bowman")."""
+        return any(s.rstrip(".").lower().endswith("et al") or re.search(r"\b[A-Z]\. [A-Z]", s)
+                   for s in self.spellings)
+
+    def named_in(self, text: str) -> bool:
+        """Whether ``text`` writes the term in any spelling: a Latin one as a whole word
+        ("Burns", not "burnside"), a Japanese one anywhere (バーンズ)."""
+        t = unicodedata.normalize("NFKC", text)
+        return any(re.search(rf"(?<![A-Za-z]){re.escape(s)}(?![A-Za-z])", t) for s in self.latin) \
+            or any(s in t for s in self.japanese)
+
+    def is_entry(self, hit_source: str, hit_location: str) -> bool:
+        """Whether a chunk (its source and section) is this term's glossary entry."""
+        return is_glossary(hit_source) and hit_location.rstrip().endswith(self.heading)
+
 
 @dataclass(frozen=True)
 class Match:

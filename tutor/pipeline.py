@@ -20,7 +20,7 @@ from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, tokenize
 from .llm import SPECIAL_MARKERS, LocalModel, ModelError
 from .plan import Plan, make_plan
-from .question import followup_query, is_followup
+from .question import is_followup
 from .retrieve import Hit, Retriever, referenced_claims
 
 SYSTEM_PROMPT = (
@@ -331,9 +331,10 @@ class Tutor:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
         # a follow-up ("why?", 「例えば？」) is searched together with the question it follows
-        found = self.retrieve(followup_query(question, history), claim, pinned)
+        follow = is_followup(question, history)
+        found = self.retrieve(f"{history[-1][0]} {question}" if follow else question, claim, pinned)
         earlier: Retrieved | None = None
-        if is_followup(question, history):
+        if follow:
             earlier = self.retrieve(history[-1][0], claim, pinned)
             # "例えば？" after a covered question is covered: it asks more about the same passages
             found.covered = found.covered or earlier.covered

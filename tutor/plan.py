@@ -22,7 +22,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .glossary import GLOSSARY_ID, Glossary, Match, Term, is_glossary, is_glossary_line
+from .glossary import GLOSSARY_ID, Glossary, Match, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, STOPWORDS, is_hiragana, query_weight, tokenize
 from .question import CUE_WORDS, FILLER, POINTERS, cue, question_kinds
@@ -167,8 +167,10 @@ def usable_sentence(sent: str) -> bool:
     return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
 
 
-def _topic_of(question: str, hits: Sequence[Hit]) -> tuple[set[int] | None, str | None, str]:
-    """The claims (or, for a note about no single claim, the document) the question is about."""
+def _topic_of(question: str, hits: Sequence[Hit],
+              via: str = "source") -> tuple[set[int] | None, str | None, str]:
+    """The claims (or, for a note about no single claim, the document) the question is about;
+    ``via`` names where ``hits`` came from in the explanation ("source [1]")."""
     named = referenced_claims(question)
     if named:
         return named, None, "claim " + ", ".join(map(str, sorted(named))) + " (named in the question)"
@@ -184,8 +186,8 @@ def _topic_of(question: str, hits: Sequence[Hit]) -> tuple[set[int] | None, str 
             continue
         if 0 < len(hit.claims) <= 2:
             return set(hit.claims), hit.doc_id, (f"claim {', '.join(map(str, hit.claims))} "
-                                                 f"(from source [{hit.rank}], {hit.doc_id})")
-        return None, hit.doc_id, f"{hit.doc_id} (source [{hit.rank}])"
+                                                 f"(from {via} [{hit.rank}], {hit.doc_id})")
+        return None, hit.doc_id, f"{hit.doc_id} ({via} [{hit.rank}])"
     return None, None, ""
 
 
@@ -255,8 +257,8 @@ def make_plan(question: str, hits: Sequence[Hit],
         return plan
     if "followup" in kinds and topic_from:
         # a follow-up is about what the question it follows was about
-        claims, doc, plan.topic = _topic_of(history[-1][0], topic_from)
-        plan.topic = plan.topic.replace("from source", "from the earlier question's source")
+        claims, doc, plan.topic = _topic_of(history[-1][0], topic_from,
+                                            via="the earlier question's source")
     else:
         claims, doc, plan.topic = _topic_of(question, hits)
     matches = glossary.matches(question) if glossary else []
@@ -266,7 +268,7 @@ def make_plan(question: str, hits: Sequence[Hit],
         on_term = [h for h in hits if h.doc_id in term_notes]
         # 「ブベックたちってなんで…テスト…」: a question that names an author is about their
         # paper's note, even when retrieval ranked a claim first
-        authors = [m for m in matches if _is_person(m.term) and m.term.notes]
+        authors = [m for m in matches if m.term.is_person and m.term.notes]
         by_author = not on_term and bool(authors) and more is not None and "followup" not in kinds
         if by_author:
             on_term = list(more(authors[0].term.notes[0]))[:1]
@@ -355,8 +357,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     names = _names(question, glossary)
     asked_models = _models_named(question)
     # 「バーンズの研究って何をしたの？」: a sentence about Kadavath et al. is about another study
-    people = [t for t in (glossary.terms if glossary is not None else []) if _is_person(t)]
-    asked_people = {t.heading for t in people if _names_person(question, t)}
+    people = [t for t in (glossary.terms if glossary is not None else []) if t.is_person]
+    asked_people = {t.heading for t in people if t.named_in(question)}
     besides = _set_aside(question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
@@ -380,7 +382,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
         if asked_people:
-            named_people = {t.heading for t in people if _names_person(sent, t)}
+            named_people = {t.heading for t in people if t.named_in(sent)}
             if named_people and not named_people & asked_people:
                 rank_cost += OTHER_MODEL_COST  # asked about Burns, this is about Kadavath
         if "example" in fits and cue(_EXPLICIT, sent):
@@ -545,23 +547,7 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
 
 def _is_entry(hit: Hit, matches: Sequence[Match]) -> bool:
     """Whether ``hit`` is the glossary's entry for one of the matched terms."""
-    return is_glossary(hit.source) and any(
-        hit.location.rstrip().endswith(m.term.heading) for m in matches)
-
-
-def _is_person(term: Term) -> bool:
-    """An author's entry (Kaplan, ウェイ, Bowman): the glossary spells it "Kaplan et al." or
-    with an initial ("Samuel R. Bowman")."""
-    return any(sp.rstrip(".").lower().endswith("et al") or re.search(r"\b[A-Z]\. [A-Z]", sp)
-               for sp in term.spellings)
-
-
-def _names_person(text: str, term: Term) -> bool:
-    """Whether ``text`` names the author of ``term`` in any spelling ("Burns", バーンズ)."""
-    t = unicodedata.normalize("NFKC", text)
-    return any(re.search(rf"(?<![A-Za-z]){re.escape(sp)}(?![A-Za-z])", t) if sp.isascii() or
-               not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", sp) else sp in t
-               for sp in term.spellings)
+    return any(m.term.is_entry(hit.source, hit.location) for m in matches)
 
 
 def _glossary_entries(question: str, matches: Sequence[Match], passages: Sequence[tuple[Hit, int]],
@@ -573,17 +559,17 @@ def _glossary_entries(question: str, matches: Sequence[Match], passages: Sequenc
     # 「ウェイらは創発をどう定義した？」 asks what emergence is, not who Wei is; 「カプランの実験って
     # どんなデータ？」 asks neither; "who wrote ..." asks for a person
     who = bool(re.search(r"\bwho\b|誰|だれ", question.lower()))
-    terms = [m for m in matches if who or not _is_person(m.term)]
+    terms = [m for m in matches if who or not m.term.is_person]
     # 「RLHFの報酬モデル」: the term after の is the one asked about
     terms = [m for i, m in enumerate(terms) if not (
         i + 1 < len(terms) and question_norm[m.end:terms[i + 1].start].strip() == "の")]
-    wanted = list(dict.fromkeys(m.term.heading for m in terms))[:2]
+    wanted = list({m.term.heading: m.term for m in terms}.values())[:2]
     if not wanted:
         return []
     sources = {h.source for h, _ in passages if is_glossary(h.source)}
     out: list[tuple[Hit, int]] = []
     for c in more(GLOSSARY_ID):
-        if c.chunk_id in have or not any(c.location.rstrip().endswith(w) for w in wanted):
+        if c.chunk_id in have or not any(t.is_entry(c.source, c.location) for t in wanted):
             continue
         if sources and c.source not in sources:
             continue

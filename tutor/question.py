@@ -137,13 +137,6 @@ def is_followup(question: str, history: Sequence[tuple[str, str]]) -> bool:
     return bool(back) and len(content) <= limit and not referenced_claims(text)
 
 
-def followup_query(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """What to search for: a follow-up is read with the question it follows."""
-    if is_followup(question, history):
-        return f"{history[-1][0]} {question}"
-    return question
-
-
 CUE_WORDS = {"why", "how", "example", "exampl", "give", "more", "really", "mean", "so", "go",
               "instance", "explain", "detail", "なぜ", "なん", "んで", "どう", "うし", "して",
               "例え", "えば", "たと", "とえ", "もっ", "っと", "詳し", "つま", "まり", "具体", "体例",
