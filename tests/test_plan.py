@@ -448,3 +448,21 @@ def test_an_english_question_opens_in_english_when_an_english_sentence_answers()
     plan = make_plan("why though? what are the reasons", hits,
                      history=[("人間より賢くはなれないでしょ？", "主張6は…です。 [1]")])
     assert plan.picks[0].sentence.startswith("The reason is")
+
+
+def test_the_fallback_takes_a_passage_on_the_topic():
+    """「例えば？」 after a claim-5 question: when no sentence scores as an answer, the best
+    passage on claim 5 is used, not the Japanese list of all eight claims ranked above it."""
+    history = [("主張5って、なんで中身が見えないの？", "主張5は「専門家はまだ内部動作を解釈できない」というものです。 [1]")]
+    hits = [hit(1, "Claim 5 says experts cannot yet interpret LLMs.", doc="claim-5", claims=(5,)),
+            hit(2, "8つの主張は、(1) 投資で能力が向上する、(2) 能力は予期せず現れる、です。",
+                doc="bowman-2023", claims=(1, 2, 3, 4, 5, 6, 7, 8))]
+    plan = make_plan("例えば？", hits, history=history)
+    assert plan.picks and plan.picks[0].source == 1, plan.explain()
+
+
+def test_a_pronoun_inside_the_questions_own_clause_does_not_make_it_a_follow_up():
+    history = [("例えば？", "…")]
+    assert not is_followup("what's a real example of a model telling people what they want to hear?",
+                           history)
+    assert is_followup("ok and does bowman agree with that view?", history)

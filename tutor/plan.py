@@ -327,10 +327,13 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         if picked:
             plan.picks = [picked]
             return plan
+    def admitted(hit: Hit) -> bool:
+        return _admits(hit, claims, doc, term_notes) or hit.chunk_id in entries
+
     candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
     skipped_topic = 0
     for hit, n in passages:
-        if not (_admits(hit, claims, doc, term_notes) or hit.chunk_id in entries):
+        if not admitted(hit):
             skipped_topic += 1
             continue
         for i, sent in enumerate(sentences_of(hit.text)):
@@ -345,7 +348,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     if skipped_topic:
         plan.notes.append(f"left out {skipped_topic} source(s) about another claim or topic")
     if not candidates:
-        return _fallback(plan, passages, question, lang)
+        return _fallback(plan, passages, question, lang, admitted)
     sims = [0.0] * len(candidates)
     if embed is not None and lang == "en":
         vecs = embed([readings[0]] + [c[0] for c in candidates])
@@ -409,7 +412,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         scored.insert(0, own_language[0])
     best = scored[0]
     if best[0] < MIN_LEAD_SCORE:
-        return _fallback(plan, passages, question, lang)
+        return _fallback(plan, passages, question, lang, admitted)
     first_hit = candidates[best[1]][3]
     sentences = sentences_of(first_hit.text)
     idx = candidates[best[1]][2]
@@ -700,11 +703,14 @@ def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int,
     return None
 
 
-def _fallback(plan: Plan, passages: Sequence[tuple[Hit, int]], question: str, lang: str) -> Plan:
-    """No sentence answers clearly: the best passage's most question-like sentences, in the
-    question's language when there is one."""
+def _fallback(plan: Plan, passages: Sequence[tuple[Hit, int]], question: str, lang: str,
+              on_topic: Callable[[Hit], bool] = lambda hit: True) -> Plan:
+    """No sentence answers clearly: the best passage's most question-like sentences, from a
+    passage on the topic (「例えば？」 after claim 5 is not answered with the list of all eight
+    claims), in the question's language when there is one."""
     q = {t for t in tokenize(question) if t not in JA_STOP}
-    ordered = sorted(passages, key=lambda p: (language_of(p[0].text) != lang, p[1]))
+    ordered = sorted(passages, key=lambda p: (not on_topic(p[0]), language_of(p[0].text) != lang,
+                                              p[1]))
     for hit, n in ordered:
         sents = [s for s in sentences_of(hit.text) if usable_sentence(s)]
         if not sents:

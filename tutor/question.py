@@ -91,8 +91,10 @@ _CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|ha
           r"(の|のか|ってこと|ということ|でしょうか|でしょ|だよね|よね|んですか|なん|マジ|本当|ほんと|かな|っけ)\s*[？?]*$")
 
 
-_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|\b(that|this|these|those|they|them|it|its|"
-             r"he|she|his|their)\b(?! (?:is|are) (?:called|known))",
+# a pronoun after "what"/"who" is part of the question's own clause ("telling people what they
+# want to hear"), not a pointer to the last turn
+_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|(?<!what )(?<!who )\b(that|this|these|those|"
+             r"they|them|it|its|he|she|his|their)\b(?! (?:is|are) (?:called|known))",
              r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
 def with_stems(words: set[str]) -> set[str]:
     """Words as written and as :func:`tokenize` gives them ("people" and "peopl")."""
