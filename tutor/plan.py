@@ -78,6 +78,7 @@ EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of th
 EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
 EXTRA_NEW_TERMS = 0.15  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
+LEAD_WITH_NEXT = 200  # a lead shorter than this reads with its next sentence (measured: +5 key facts of 273)
 CONSIDERED = 6  # sentences the Inspector lists: the chosen ones and the best of the rest
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
@@ -418,6 +419,16 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     idx = candidates[best[1]][2]
     text = _with_next(sentences, idx) if "figure" not in kinds else best[2]
     why_first = best[6]
+    if text == best[2] and "figure" not in kinds and len(text) < LEAD_WITH_NEXT:
+        # the next sentence of the lead's passage usually carries the point the lead opens
+        # ("Bowman is the only author and gives two affiliations: NYU and Anthropic"), if it is
+        # a candidate (on topic, usable, not said in the last answer) and brings in no other model
+        nxt = next((x for x in scored if candidates[x[1]][3] is first_hit
+                    and candidates[x[1]][2] == idx + 1), None)
+        if nxt is not None and len(nxt[2]) < 260 \
+                and not _models_named(nxt[2]) - _models_named(text) - asked_models:
+            text = _with_next(sentences, idx, limit=LEAD_WITH_NEXT)
+            why_first += "; with the next sentence of its passage, which carries its point on"
     if _points_back(best[2]) and idx > 0 and usable_sentence(sentences[idx - 1]) \
             and len(sentences[idx - 1]) < 260:
         # "If that happens, ..." reads only after the sentence it points back to
@@ -764,10 +775,10 @@ def _points_back(sent: str) -> bool:
     return cue(_POINTS_BACK, sent.strip().lstrip("\"'“「(（"))
 
 
-def _with_next(sentences: list[str], i: int) -> str:
+def _with_next(sentences: list[str], i: int, limit: int = 90) -> str:
     """A short lead sentence ("The key term is X, from Y.") reads better with the next one."""
     lead = sentences[i]
-    if len(lead) < 90 and i + 1 < len(sentences) and len(sentences[i + 1]) < 260 \
+    if len(lead) < limit and i + 1 < len(sentences) and len(sentences[i + 1]) < 260 \
             and usable_sentence(sentences[i + 1]):
         joiner = "" if re.search(r"[。！？]$", lead) else " "
         lead = lead + joiner + sentences[i + 1]
