@@ -183,3 +183,28 @@ def test_a_question_about_one_author_is_not_answered_with_another_authors_study(
 def test_everyday_words_near_product_words_are_not_declined(tutor_engine: Tutor, question):
     done, _ = answer(tutor_engine, question)
     assert done.covered, done.answer
+
+
+@pytest.mark.parametrize("question,key", [
+    ("シェーファーらは創発は蜃気楼だって言ってるらしいけど、なんでそうなるの？", "不連続な指標"),
+    ("ガングリ2023の道徳的な自己修正の研究って何がわかったの？", "偏り"),
+])
+def test_a_question_naming_an_author_in_katakana_is_answered(tutor_engine: Tutor, question, key):
+    """Hiragana dilutes such a question's share of terms; the author's own note is evidence."""
+    done, _ = answer(tutor_engine, question)
+    assert done.covered and key in done.answer, done.answer
+    assert mostly_japanese(done.answer)
+
+
+def test_a_lone_kanji_shared_with_the_article_does_not_cover_a_question(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "転職しようか迷ってるんだけど、どう思う？")  # 思 is in the article
+    assert not done.covered, done.answer
+
+
+def test_an_exclamation_continues_the_last_turn(tutor_engine: Tutor):
+    first = "what did gpt4 say when asked how many primes are between 150 and 250"
+    before, _ = answer(tutor_engine, first)
+    done, _ = answer(tutor_engine, "え、正解はいくつ？どうやったら当たったの？",
+                     history=[(first, before.answer)])
+    assert done.covered and done.plan["kinds"][0] == "followup", done.answer
+    assert mostly_japanese(done.answer)

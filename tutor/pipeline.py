@@ -17,7 +17,7 @@ from .gate import SentenceGate
 from .glossary import is_glossary
 from .index import Index, Progress
 from .ingest import language_of, split_sentences
-from .lexical import JA_STOP, tokenize
+from .lexical import JA_STOP, is_hiragana, tokenize
 from .llm import SPECIAL_MARKERS, LocalModel, ModelError
 from .plan import Plan, make_plan
 from .question import is_followup
@@ -39,6 +39,7 @@ EN_MIN_DENSE = 0.25
 EN_LEXICAL_ALONE = 0.5  # ... below that cosine, the share of the question's terms needed
 FOLLOWUP_EARLIER = 2  # the earlier question's best sources a follow-up's list also holds
 GLOSSARY_COVER_SHARE = 0.7  # share of min_score a note naming the question's term must reach
+AUTHOR_COVER_SHARE = 0.4  # ... or the note on the paper of an author the question names
 # words that put a Japanese question inside the course ("記事の最後で筆者は…", 「人間とLMどっち」):
 # with one of them, a lower relevance is enough (measured: out-of-scope Japanese questions reach a
 # coverage of 0.24 without any of them, covered ones with them 0.10-0.28)
@@ -263,10 +264,13 @@ class Tutor:
         covered = bool(pinned) or bool(hits and max(h.relevance for h in hits) >= self.settings.min_score)
         if covered and not pinned and language_of(question) == "ja" \
                 and not any(h.relevance >= self.settings.min_score
-                            and (h.coverage or 0.0) >= JA_MIN_COVERAGE for h in hits):
+                            and (h.coverage or 0.0) >= JA_MIN_COVERAGE
+                            and _shares_a_word(question, h.text) for h in hits):
             # the embedder is English-only: its cosine on a Japanese question is no evidence
             # without words of the question in the same passage (「明日のお弁当…」 is near an
-            # article section in cosine, and shares a word or two with another passage)
+            # article section in cosine, and shares a word or two with another passage); a
+            # lone kanji and kana are no such word (「転職しようか迷ってるんだけど、どう思う？」
+            # shares 思, んだ and だけ with the article)
             covered = False
         if covered and not pinned and language_of(question) != "ja" \
                 and max((h.dense or 0.0) for h in hits) < EN_MIN_DENSE \
@@ -299,8 +303,14 @@ class Tutor:
         if not matches:
             return False
         floor = GLOSSARY_COVER_SHARE * self.settings.min_score
+        authors = {n for m in matches if m.term.is_person for n in m.term.notes}
         for hit in hits[:3]:
-            if is_glossary(hit.source) or hit.relevance < floor:
+            if is_glossary(hit.source):
+                continue
+            # an author the question names, and the note on that author's paper among the top
+            # sources (「シェーファーらは創発は蜃気楼だって…なんで？」: hiragana dilutes its share)
+            if hit.relevance < (AUTHOR_COVER_SHARE * self.settings.min_score
+                                if hit.doc_id in authors else floor):
                 continue
             text = unicodedata.normalize("NFKC", hit.text).lower()
             if any(unicodedata.normalize("NFKC", s).lower() in text
@@ -454,3 +464,11 @@ class Tutor:
             text = " ".join(best)
             lines.append(f"{text} [{n}]")
         return "\n\n".join(lines)
+
+
+def _shares_a_word(question: str, text: str) -> bool:
+    """Whether ``text`` holds a word of the question: a Latin word, a kanji or katakana term of
+    two characters or more, or two lone kanji (短い, 取る); one lone kanji or kana is not."""
+    terms = {t for t in tokenize(question) if t not in JA_STOP and not is_hiragana(t)} \
+        & set(tokenize(text))
+    return any(len(t) >= 2 for t in terms) or len(terms) >= 2

@@ -93,9 +93,10 @@ _CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|ha
 
 # a pronoun after "what"/"who" is part of the question's own clause ("telling people what they
 # want to hear"), not a pointer to the last turn
-_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait)\b|(?<!what )(?<!who )\b(that|this|these|those|"
+_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait|oh|huh|ah)\b|(?<!what )(?<!who )\b(that|this|these|those|"
              r"they|them|it|its|he|she|his|their)\b(?! (?:is|are) (?:called|known))",
-             r"^(じゃあ|では|で、|それ|そう|なるほど)|その|それ|この|これ|あの|彼|そこ")
+             r"^(じゃあ|では|で、|それ|そう|なるほど|(?:え|えっ|へえ|へー|ふーん|あ)[、,！!])|その|それ|この|これ|"
+             r"あの|彼|そこ")  # 「え、正解はいくつ？」: an exclamation answers the last turn
 def with_stems(words: set[str]) -> set[str]:
     """Words as written and as :func:`tokenize` gives them ("people" and "peopl")."""
     return words | {stem(w) for w in words}
