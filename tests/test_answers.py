@@ -208,3 +208,15 @@ def test_an_exclamation_continues_the_last_turn(tutor_engine: Tutor):
                      history=[(first, before.answer)])
     assert done.covered and done.plan["kinds"][0] == "followup", done.answer
     assert mostly_japanese(done.answer)
+
+
+def test_an_acronym_in_a_japanese_question_finds_the_sentence_on_both_terms(tutor_engine: Tutor):
+    """RLHF re-read as its ten-bigram Japanese spelling matched the note's definition of RLHF."""
+    done, _ = answer(tutor_engine, "迎合ってRLHFで直せないの？")
+    assert "RLHFでも消えません" in done.answer, done.answer
+
+
+def test_a_rough_japanese_definition_question_is_a_definition(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "RLHFってざっくり何")
+    assert done.plan["kinds"][0] == "definition"
+    assert "比べ" in done.answer and mostly_japanese(done.answer), done.answer

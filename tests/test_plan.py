@@ -466,3 +466,15 @@ def test_a_pronoun_inside_the_questions_own_clause_does_not_make_it_a_follow_up(
     assert not is_followup("what's a real example of a model telling people what they want to hear?",
                            history)
     assert is_followup("ok and does bowman agree with that view?", history)
+
+
+def test_japanese_reading_keeps_an_acronym_unless_asked_to_expand_it():
+    g = Glossary(parse("""## RLHF (人間のフィードバックによる強化学習)
+
+Terms: RLHF; 人間のフィードバックによる強化学習
+
+RLHF trains a model from human comparisons.
+"""))
+    kept = g.readings("迎合ってRLHFで直せないの？")
+    assert all("フィードバック" not in r for r in kept)
+    assert any("フィードバック" in r for r in g.readings("迎合ってRLHFで直せないの？", expand_acronyms=True))

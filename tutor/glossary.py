@@ -131,17 +131,22 @@ class Glossary:
             kept.append(m)
         return kept
 
-    def readings(self, question: str) -> list[str]:
+    def readings(self, question: str, expand_acronyms: bool = False) -> list[str]:
         """The question as written, then re-read with each matched term in English and in
-        Japanese: 「カプランの論文」 -> 「kaplanの論文」. Only the readings that differ."""
+        Japanese: 「カプランの論文」 -> 「kaplanの論文」. Only the readings that differ. The
+        Japanese reading keeps an acronym (RLHF, MMLU) as written, as Japanese text does, unless
+        ``expand_acronyms``: 「RLHFで直せないの？」 re-read as 「人間のフィードバックによる強化学習で
+        …」 matched the note's definition of RLHF on ten bigrams, not its sentence on 迎合 and RLHF."""
         q = _norm(question)
         found = self.matches(question)
         out = [q]
-        for pick in (lambda t: t.latin, lambda t: t.japanese):
+        for pick in (_latin, _japanese):
             text, last = "", 0
             for m in found:
+                keep = pick is _japanese and not expand_acronyms and _ACRONYM.fullmatch(m.spelling)
                 alt = pick(m.term)
-                text += q[last:m.start] + (f" {_norm(alt[0])} " if alt else q[m.start:m.end])
+                text += q[last:m.start] + (f" {_norm(alt[0])} " if alt and not keep
+                                           else q[m.start:m.end])
                 last = m.end
             text += q[last:]
             if text not in out:
@@ -156,6 +161,17 @@ class Glossary:
             if others:
                 out.append(f"{m.spelling} = {others[0]}")
         return out
+
+
+def _latin(term: Term) -> tuple[str, ...]:
+    return term.latin
+
+
+def _japanese(term: Term) -> tuple[str, ...]:
+    return term.japanese
+
+
+_ACRONYM = re.compile(r"[A-Z][A-Z0-9]+(?:-[A-Z0-9]+)*")
 
 
 def _find(q: str, s: str, q_tokens: list[str]) -> tuple[int, int] | None:

@@ -144,11 +144,13 @@ class BM25:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, n: int = 20, allowed: set[str] | None = None,
-               readings: Sequence[str] = ()) -> list[LexicalHit]:
+               readings: Sequence[str] = (), cover_readings: Sequence[str] = ()) -> list[LexicalHit]:
         """BM25 over the query's terms. ``readings`` are the same question in other spellings
         (the glossary's カプラン -> Kaplan): their terms join the search, and a chunk's coverage
         is the best share of any one reading's terms it holds, so a Japanese question is not
-        judged on how much English it happens to contain."""
+        judged on how much English it happens to contain. ``cover_readings`` count only for
+        coverage (RLHF spelled out in Japanese: the question is about RLHF, but its ten bigrams
+        do not rank the passages)."""
         if not self._lengths:
             return []
         variants = [[t for t in tokenize(q) if t not in JA_STOP] for q in (query, *readings)]
@@ -172,7 +174,9 @@ class BM25:
                 norm = tf * (self.k1 + 1) / (tf + self.k1 * (1 - self.b + self.b * self._lengths[cid] / avg))
                 scores[cid] += qtf * idf * norm
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-        return [LexicalHit(cid, s, max(self._coverage(cid, v) for v in variants)) for cid, s in ranked]
+        covering = variants + [v for v in ([t for t in tokenize(q) if t not in JA_STOP]
+                                           for q in cover_readings) if v]
+        return [LexicalHit(cid, s, max(self._coverage(cid, v) for v in covering)) for cid, s in ranked]
 
     def _coverage(self, cid: str, terms: list[str]) -> float:
         weights = {t: c * query_weight(t) for t, c in Counter(terms).items()}
