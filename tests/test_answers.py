@@ -220,3 +220,8 @@ def test_a_rough_japanese_definition_question_is_a_definition(tutor_engine: Tuto
     done, _ = answer(tutor_engine, "RLHFってざっくり何")
     assert done.plan["kinds"][0] == "definition"
     assert "比べ" in done.answer and mostly_japanese(done.answer), done.answer
+
+
+def test_a_question_naming_a_claim_is_answered_on_its_detail(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "claim 3 mentions something about colour words?? what did they find")
+    assert "colour" in done.answer, done.answer

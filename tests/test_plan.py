@@ -478,3 +478,10 @@ RLHF trains a model from human comparisons.
     kept = g.readings("迎合ってRLHFで直せないの？")
     assert all("フィードバック" not in r for r in kept)
     assert any("フィードバック" in r for r in g.readings("迎合ってRLHFで直せないの？", expand_acronyms=True))
+
+
+def test_the_words_of_a_named_claim_do_not_count_as_question_terms():
+    from tutor.plan import _claim_words
+    assert _claim_words("claim 3 mentions something about colour words??") == {"claim", "3"}
+    assert _claim_words("主張6でボウマンが出してるゲームのたとえって何？") == {"主張", "6"}
+    assert _claim_words("what does chinchilla claim?") == set()

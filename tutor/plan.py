@@ -251,8 +251,11 @@ def make_plan(question: str, hits: Sequence[Hit],
         # has words of its own, which are what its answer must hold (retrieval and the topic
         # still come from both)
         readings = [f"{history[-1][0]} {r}" for r in readings]
+    # "claim 3 mentions colour words??": the named claim sets the topic; its words do not
+    # make a sentence an answer (the claim's first sentence won on "claim" and "3")
+    named = _claim_words(question) if "claim" not in kinds else set()
     reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in CUE_WORDS
-                         and t not in POINTERS) for r in readings]
+                         and t not in POINTERS and t not in named) for r in readings]
     reading_terms = [r for r in reading_terms if r] or [set()]
     if not hits:
         return plan
@@ -498,6 +501,17 @@ def _set_aside(question: str) -> set[str]:
     for pattern in _BESIDES:
         for m in re.finditer(pattern, question.lower() if pattern is _BESIDES[0] else question):
             out |= {t for t in tokenize(m.group(1)) if t not in FILLER and t not in STOPWORDS}
+    return out
+
+
+_CLAIM_WORDS = re.compile(r"\b(claim)\s*#?(\d)\b|(主張)\s*(\d)", re.I)
+
+
+def _claim_words(question: str) -> set[str]:
+    """The terms of "claim 3" / 「主張3」 in a question (claim, 3 / 主張, 3)."""
+    out: set[str] = set()
+    for m in _CLAIM_WORDS.finditer(unicodedata.normalize("NFKC", question)):
+        out |= {t for g in m.groups() if g for t in tokenize(g)}
     return out
 
 

@@ -34,7 +34,7 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                    r"does .+ mean)|what's|whats)|define|definition|"
                    r"meaning|mean by|stand for|who (?:is|are|was|were|wrote|authored|made|created|published)|"
                    r"what do you call)\b",
-                   r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと|"
+                   r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと|なんのこと|"
                    r"(?:ざっくり|簡単に|一言で|要するに)(?:言うと|いうと)?\s*(?:何|なに|なん)"),
 }
 _FOLLOWUP = (r"^(and\s+)?(why|how( so| come)?|really|such as|for example|example|give me an example|"
