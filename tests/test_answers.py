@@ -225,3 +225,9 @@ def test_a_rough_japanese_definition_question_is_a_definition(tutor_engine: Tuto
 def test_a_question_naming_a_claim_is_answered_on_its_detail(tutor_engine: Tutor):
     done, _ = answer(tutor_engine, "claim 3 mentions something about colour words?? what did they find")
     assert "colour" in done.answer, done.answer
+
+
+def test_a_check_on_what_the_article_says_answers_from_the_notes(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "記事だとLLMは大きすぎて内部状態を計測するのも難しいって書いてあるけど、ほんと？")
+    cited = {done.sources[int(n) - 1].doc_id for n in re.findall(r"\[(\d+)\]", done.answer)}
+    assert cited and "article" not in cited, done.answer  # not the article's sentence read back

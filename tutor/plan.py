@@ -367,6 +367,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     people = [t for t in (glossary.terms if glossary is not None else []) if t.is_person]
     asked_people = {t.heading for t in people if t.named_in(question)}
     besides = _set_aside(question)
+    checks_article = "check" in kinds and cue(_CITES_ARTICLE, question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
@@ -383,8 +384,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
                  and cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
         rank_cost = 0.0 if hit.chunk_id in entries else UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
-        if any(q in _norm(sent) for q in quoted) or (besides and besides & tset):
-            rank_cost += QUOTED_COST  # 「…」 the learner quotes it, "besides X": they want what else
+        if any(q in _norm(sent) for q in quoted) or (besides and besides & tset) \
+                or (checks_article and hit.doc_id == ARTICLE_ID):
+            # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
+            # あるけど、ほんと？」: they have read the article and ask what the notes say
+            rank_cost += QUOTED_COST
         other = _models_named(sent)
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
@@ -502,6 +506,12 @@ def _set_aside(question: str) -> set[str]:
         for m in re.finditer(pattern, question.lower() if pattern is _BESIDES[0] else question):
             out |= {t for t in tokenize(m.group(1)) if t not in FILLER and t not in STOPWORDS}
     return out
+
+
+ARTICLE_ID = "article"  # the bundled blog article's document id
+_CITES_ARTICLE = (r"\b(the|this) (article|blog|post) (says|said|claims|writes|wrote)|according to the "
+                  r"(article|blog)|\bthe (article|blog)'s",
+                  r"(記事|ブログ|筆者)(だと|では|で|に|は|が)")
 
 
 _CLAIM_WORDS = re.compile(r"\b(claim)\s*#?(\d)\b|(主張)\s*(\d)", re.I)
