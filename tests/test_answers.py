@@ -142,6 +142,8 @@ def test_a_model_that_explains_gets_the_planned_sentences_in_the_question(tutor_
     "how much is a chatgpt plus subscription per month?",
     "how do i fine-tune llama 3 with LoRA on a single 24gb gpu",
     "GPT-4のAPIって1000トークンあたりいくら？",
+    "暗号資産のトークンってどこで買うのがおすすめ？",
+    "where can i buy tokens for the openai api",
 ])
 def test_product_questions_are_declined(tutor_engine: Tutor, question):
     """A price, a plan or an install step is not in the course, although "GPT" and "トークン" are."""
@@ -231,3 +233,11 @@ def test_a_check_on_what_the_article_says_answers_from_the_notes(tutor_engine: T
     done, _ = answer(tutor_engine, "記事だとLLMは大きすぎて内部状態を計測するのも難しいって書いてあるけど、ほんと？")
     cited = {done.sources[int(n) - 1].doc_id for n in re.findall(r"\[(\d+)\]", done.answer)}
     assert cited and "article" not in cited, done.answer  # not the article's sentence read back
+
+
+def test_where_in_the_paper_is_no_part_of_the_answer(tutor_engine: Tutor):
+    """"at the end of the paper" says where; the answer is about agents, not the paper's last
+    section's opening sentence (heldout10's first run)."""
+    done, _ = answer(tutor_engine, "what did bowman say about agents at the end of the paper")
+    assert "agents" in done.answer.split(". ")[0], done.answer
+    assert_whole(done)

@@ -485,3 +485,75 @@ def test_the_words_of_a_named_claim_do_not_count_as_question_terms():
     assert _claim_words("claim 3 mentions something about colour words??") == {"claim", "3"}
     assert _claim_words("主張6でボウマンが出してるゲームのたとえって何？") == {"主張", "6"}
     assert _claim_words("what does chinchilla claim?") == set()
+
+
+def test_a_very_short_lead_at_the_end_of_its_passage_reads_with_the_sentence_before_it():
+    h = [hit(1, "創発の多くは、不連続な指標で測ったときに現れます。なお、創発のグラフは横軸がモデル規模の対数です。",
+             doc="emergence-debate", claims=(2,))]
+    plan = make_plan("創発のグラフって急にジャンプしてるように見えるけど、横軸って何？", h)
+    assert plan.text.startswith("創発の多くは") and "横軸" in plan.text
+    unrelated = [hit(1, "足し算の正答率は0%まで落ちました。ブログ記事は「上司次第」と書いています。",
+                     doc="sparks", claims=(2,))]
+    alone = make_plan("記事の「上司次第」ってつまり何が言いたいの？", unrelated)
+    assert "正答率" not in alone.text  # the sentence before shares no word with the question
+
+
+def test_a_list_that_holds_the_term_set_aside_answers_what_else():
+    h = [hit(1, "Claim 4 says that there are no reliable techniques for steering LLMs.",
+             doc="claim-4", claims=(4,)),
+         hit(2, "The main tools for steering LLMs are prompting, supervised fine-tuning, RLHF, "
+                "and Constitutional AI.", doc="claim-4", claims=(4,)),
+         hit(3, "RLHF trains a reward model on human preferences.", doc="rlhf", claims=(4,))]
+    plan = make_plan("besides RLHF what other steering tools does claim 4 list", h)
+    assert "Constitutional AI" in plan.picks[0].sentence
+
+
+def test_what_the_articles_author_thinks_comes_from_the_article():
+    h = [hit(1, "主張4は、LLMの動作を確実に制御する技術はまだない、というものです。", doc="claim-4", claims=(4,)),
+         Hit(2, "article@v#3", "article", "記事", "corpus/article.md", "4.",
+             "人間相手でも制御は難しいのに、色々な人格を1個の脳みそに入れたらそうなるよなと思います。",
+             1.0, 1.0, claims=[4])]
+    plan = make_plan("記事の作者はなんでLLMが思い通りに動かないのは当然って思ってるの？", h)
+    assert any("1個の脳みそ" in p.sentence for p in plan.picks)
+
+
+def test_the_next_sentence_about_another_model_is_not_joined_to_the_lead():
+    h = [hit(1, "Othello-GPTは内部に盤面の状態を持ち、それを書き換えると予測する手が変わりました。"
+                "初期のGPT-4はユニコーンを描きました。", doc="world-models", claims=(3,))]
+    plan = make_plan("Othello-GPTの盤面を書き換えたらどうなったの？", h)
+    assert "予測する手" in plan.text and "ユニコーン" not in plan.text
+
+
+def test_a_question_on_an_authors_papers_reads_the_authors_entry():
+    retrieved = [hit(1, "Wei et al. 2022は、大きいモデルで急に現れる能力を創発と呼びました。",
+                     doc="emergence-debate", claims=(2,))]
+    wei = _entry("Wei", "Terms: Wei; ウェイ\n\nウェイは、創発を定義した論文と思考の連鎖の論文という、"
+                 "2022年の別々の2本の論文の筆頭著者です。")
+    plan = make_plan("ウェイの2022年の論文って、創発のやつとCoTのやつは同じ論文？", retrieved,
+                     glossary=Glossary(parse(GLOSSARY.replace("Terms: Wei; ウェイ", "Terms: Wei; ウェイ; Wei et al."))),
+                     more=lambda doc: [wei] if doc == "glossary" else [])
+    assert "別々の2本" in plan.picks[0].sentence
+    plain = make_plan("ウェイらは創発をどう定義した？", retrieved, glossary=Glossary(parse(
+        GLOSSARY.replace("Terms: Wei; ウェイ", "Terms: Wei; ウェイ; Wei et al."))),
+                      more=lambda doc: [wei] if doc == "glossary" else [])
+    assert "別々の2本" not in plain.text  # asks about emergence, not about the author's papers
+    assert question_kinds("ウェイの2022年の論文って何？")[0] != "figure"  # a year is not a figure
+
+
+def test_how_strong_the_evidence_is_is_a_yes_or_no_question():
+    history = [("what's the unicorn thing in the sparks of agi paper?", "GPT-4 drew a unicorn.")]
+    assert question_kinds("is that strong evidence tho", history) == ["followup", "check"]
+    assert question_kinds("それって強い証拠なの？", history) == ["followup", "check"]
+    assert question_kinds("what evidence is there for world models") == ["example"]
+    assert question_kinds("is there an example of this in the paper?")[0] == "example"
+
+
+def test_a_phrase_that_says_where_in_the_paper_is_not_a_question_term():
+    h = [hit(1, "Bowman ends the paper with several discussion points. Some flaws will shrink.",
+             doc="closing", claims=()),
+         hit(2, "Bowman argues that there are strong incentives to deploy LLMs as agents.",
+             doc="closing", claims=())]
+    plan = make_plan("what did bowman say about agents at the end of the paper", h)
+    assert "agents" in plan.picks[0].sentence
+    alone = make_plan("what did bowman say at the end of the paper", h)
+    assert alone.picks[0].sentence.startswith("Bowman ends")  # the place is all it asks

@@ -41,7 +41,7 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
             r"ため|(?<![0-9０-９〜~])から|ので|理由|によって|結果|原因|せい|によるもの"),
     "how": (r"\b(by|using|uses?|used|through|via|estimated|computed|measured|counts?|counted|"
             r"fit(?:s|ted)?|works?|steps?|trained|turns? into|splits?|combines?|then)\b",
-            r"によって|を使|ことで|方法|手順|仕組み|まず|次に|ように|により"),
+            r"によって|を使|ことで|方法|手順|仕組み|まず|次に|ように|により|などの?[^。、]{0,12}で、"),
     "example": (r"\b(for example|for instance|e\.g\.|such as|examples?|illustrat\w*|"
                 r"demonstrat\w*|evidence|documented)\b",
                 r"例|たとえば|例えば|実験|では、"),
@@ -78,6 +78,7 @@ EXTRA_MIN_SHARE = 0.6  # a further sentence must score at least this share of th
 EXTRA_KIND_SHARE = 0.45  # ... or this share when it answers another part ("and why ...?")
 EXTRA_NEW_TERMS = 0.15  # ... and answer a new kind or hold this share of new question terms
 MAX_SENTENCES = 3
+SHORT_LEAD = 40  # a lead this short that cannot take its next sentence takes the one before it
 LEAD_WITH_NEXT = 200  # a lead shorter than this reads with its next sentence (measured: +5 key facts of 273)
 CONSIDERED = 6  # sentences the Inspector lists: the chosen ones and the best of the rest
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
@@ -192,8 +193,8 @@ def _topic_of(question: str, hits: Sequence[Hit],
     return None, None, ""
 
 
-_MODEL_NAME = re.compile(r"\b(gpt-?\d(?:\.\d)?|instructgpt|chatgpt|othello-gpt|chinchilla|gopher|"
-                         r"palm|llama|bert|claude|smollm2?)\b", re.I)
+_MODEL_NAME = re.compile(r"(?<![a-z0-9])(gpt-?\d(?:\.\d)?|instructgpt|chatgpt|othello-gpt|chinchilla|"
+                         r"gopher|palm|llama|bert|claude|smollm2?)(?![a-z0-9])", re.I)  # 初期のGPT-4は
 
 
 def _models_named(text: str) -> set[str]:
@@ -256,6 +257,7 @@ def make_plan(question: str, hits: Sequence[Hit],
     named = _claim_words(question) if "claim" not in kinds else set()
     reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in CUE_WORDS
                          and t not in POINTERS and t not in named) for r in readings]
+    reading_terms = [_without_locator(r, readings[0]) for r in reading_terms]
     reading_terms = [r for r in reading_terms if r] or [set()]
     if not hits:
         return plan
@@ -297,10 +299,13 @@ def make_plan(question: str, hits: Sequence[Hit],
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
                                    len(hits), claim_docs, sorted(term_notes))
     entries: set[str] = set()
-    if "definition" in kinds and matches and more is not None:
+    papers = cue(_ASKS_PAPERS, question) and any(m.term.is_person for m in matches)
+    if ("definition" in kinds or papers) and matches and more is not None:
         # "what is sycophancy?", 「迎合ってなに？」: the glossary's entry for the term is the
         # course's own definition, whichever note retrieval ranked first
-        found = _glossary_entries(question, matches, passages, more, len(passages) + len(hits))
+        # 「ウェイの論文って、創発のとCoTのは同じ論文？」: the author's entry lists their papers
+        found = _glossary_entries(question, matches, passages, more, len(passages) + len(hits),
+                                  people=papers)
         entries = {h.chunk_id for h, _ in found} | {h.chunk_id for h, _ in passages
                                                     if _is_entry(h, matches)}
         passages += found
@@ -358,16 +363,19 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         vecs = embed([readings[0]] + [c[0] for c in candidates])
         qv = vecs[0]
         sims = [sum(a * b for a, b in zip(qv, v)) for v in vecs[1:]]
-    q_seq = [t for t in tokenize(readings[0]) if t not in JA_STOP]
+    # "claim 4" names the topic; as a phrase it would make the claim's first sentence an answer
+    claim_words = _claim_words(question) if "claim" not in kinds else set()
+    q_seq = [t for t in tokenize(_LOCATOR.sub(" ", readings[0])) if t not in JA_STOP and t not in claim_words]
     q_pairs = set(zip(q_seq, q_seq[1:]))
     wanted = [k for k in kinds if k in _ANSWER_CUES]
     names = _names(question, glossary)
-    asked_models = _models_named(question)
+    asked_models = set().union(*(_models_named(r) for r in readings))  # チンチラ read as Chinchilla
     # 「バーンズの研究って何をしたの？」: a sentence about Kadavath et al. is about another study
     people = [t for t in (glossary.terms if glossary is not None else []) if t.is_person]
     asked_people = {t.heading for t in people if t.named_in(question)}
     besides = _set_aside(question)
     checks_article = "check" in kinds and cue(_CITES_ARTICLE, question)
+    asks_article = not checks_article and cue(_ASKS_ARTICLE_VIEW, question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
@@ -384,11 +392,13 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
                  and cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
         rank_cost = 0.0 if hit.chunk_id in entries else UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
-        if any(q in _norm(sent) for q in quoted) or (besides and besides & tset) \
+        if any(q in _norm(sent) for q in quoted) or (besides and besides & tset and not _lists(sent)) \
                 or (checks_article and hit.doc_id == ARTICLE_ID):
             # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
             # あるけど、ほんと？」: they have read the article and ask what the notes say
             rank_cost += QUOTED_COST
+        if asks_article and hit.doc_id == ARTICLE_ID:
+            rank_cost -= ARTICLE_VIEW_BONUS  # the author's view is in the author's words
         other = _models_named(sent)
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
@@ -425,6 +435,10 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     sentences = sentences_of(first_hit.text)
     idx = candidates[best[1]][2]
     text = _with_next(sentences, idx) if "figure" not in kinds else best[2]
+    lead_models = _models_named(best[2])
+    if text != best[2] and lead_models \
+            and _models_named(text[len(best[2]):]) - lead_models - asked_models:
+        text = best[2]  # the next sentence is about another model (Othello-GPT, then GPT-4's unicorn)
     why_first = best[6]
     if text == best[2] and "figure" not in kinds and len(text) < LEAD_WITH_NEXT:
         # the next sentence of the lead's passage usually carries the point the lead opens
@@ -436,11 +450,16 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                 and not _models_named(nxt[2]) - _models_named(text) - asked_models:
             text = _with_next(sentences, idx, limit=LEAD_WITH_NEXT)
             why_first += "; with the next sentence of its passage, which carries its point on"
-    if _points_back(best[2]) and idx > 0 and usable_sentence(sentences[idx - 1]) \
-            and len(sentences[idx - 1]) < 260:
+    q_all = set().union(*reading_terms)
+    before = next((x for x in scored if candidates[x[1]][3] is first_hit
+                   and candidates[x[1]][2] == idx - 1), None)
+    short = text == best[2] and len(text) < SHORT_LEAD and before is not None and before[4] & q_all
+    if (_points_back(best[2]) or short) and idx > 0 \
+            and usable_sentence(sentences[idx - 1]) and len(sentences[idx - 1]) < 260:
         # "If that happens, ..." reads only after the sentence it points back to
         text = sentences[idx - 1] + ("" if language_of(text) == "ja" else " ") + text
-        why_first += "; with the sentence before it, which it points back to"
+        why_first += ("; with the sentence before it, which it points back to" if _points_back(best[2])
+                      else "; with the sentence before it: alone it is too short to answer")
     plan.picks.append(Pick(text, best[3], best[0], why_first))
     covered_terms = set(best[4])
     answered = set(best[5])
@@ -455,7 +474,6 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         if _points_back(sent):
             continue  # "This is why ..." means nothing without its sentence before
         new_kind = set(fits) - answered
-        q_all = set().union(*reading_terms)
         new_terms = (tset & q_all) - covered_terms
         if new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
                         and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all)):
@@ -499,6 +517,29 @@ _BESIDES = (r"\b(?:besides|other than|apart from|aside from|except(?: for)?|not 
             r"([\w\-ァ-ヴー一-龥]+?)(?:以外|のほかに|の他に|はおいといて|は別として)")
 
 
+# "what did bowman say about agents at the end of the paper": where it is said is no part of the
+# answer (the paper's first closing sentence won on "ends" and "paper" over the one on agents)
+_LOCATOR = re.compile(r"\b(?:at|near|towards?|in) the (?:very )?(?:end|beginning|start|close|conclusion)"
+                      r" of (?:the|his|this|her|their|that) (?:paper|article|post|blog|essay|survey)\b", re.I)
+
+
+def _without_locator(terms: set[str], question: str) -> set[str]:
+    """A reading's terms without those of a phrase that says where in a text ("at the end of the
+    paper"), when the question has other terms to answer."""
+    found = _LOCATOR.search(question)
+    if not found:
+        return terms
+    rest = terms - set(tokenize(found.group(0)))
+    return rest if rest else terms
+
+
+def _lists(sent: str) -> bool:
+    """A sentence that lists four things or more ("prompting, fine-tuning, RLHF and
+    Constitutional AI"): "besides RLHF, what other tools ..." is answered by it, RLHF and all."""
+    outside = re.sub(r"[(（][^)）]*[)）]", "", sent)  # commas inside a gloss do not count
+    return len(re.findall(r"[,、]", outside)) >= 3
+
+
 def _set_aside(question: str) -> set[str]:
     """The terms a question sets aside: "besides the othello thing, ..." wants another case."""
     out: set[str] = set()
@@ -513,6 +554,16 @@ _CITES_ARTICLE = (r"\b(the|this) (article|blog|post) (says|said|claims|writes|wr
                   r"(article|blog)|\bthe (article|blog)'s",
                   r"(記事|ブログ|筆者)(だと|では|で|に|は|が)")
 
+
+# "are Wei's two 2022 papers the same paper?": the author's glossary entry names their papers
+_ASKS_PAPERS = (r"\b(same|different|separate|two|both|how many|other) (papers?|stud(y|ies))\b|"
+                r"\bwhich papers\b",
+                r"(同じ|別の|別々の|違う|何本の|二つの|2つの|2本の|ほかの|他の)論文|論文は(同じ|別|何本)")
+# 「記事の作者はなんで…って思ってるの？」, "what does the blogger think": the article's own words
+_ASKS_ARTICLE_VIEW = (r"\b(the|this) (article|blog|post)'?s? (author|writer)\b|\bthe blogger\b|"
+                      r"\bthe (article|blog|post) (thinks?|feels?|means)\b",
+                      r"筆者|(記事|ブログ)(の|を書いた)(作者|著者|書き手|人)|(記事|ブログ).{0,30}(作者|著者|書き手)(は|が|って)")
+ARTICLE_VIEW_BONUS = 0.4  # a sentence of the article, when the question asks what its author thinks
 
 _CLAIM_WORDS = re.compile(r"\b(claim)\s*#?(\d)\b|(主張)\s*(\d)", re.I)
 
@@ -589,14 +640,15 @@ def _is_entry(hit: Hit, matches: Sequence[Match]) -> bool:
 
 
 def _glossary_entries(question: str, matches: Sequence[Match], passages: Sequence[tuple[Hit, int]],
-                      more: Callable[[str], Sequence[Hit]], after: int) -> list[tuple[Hit, int]]:
+                      more: Callable[[str], Sequence[Hit]], after: int,
+                      people: bool = False) -> list[tuple[Hit, int]]:
     """The glossary's entries for the (at most two) terms a definition question asks about, when
     retrieval did not return them; numbered after ``after`` and marked unretrieved (rank 0)."""
     have = {h.chunk_id for h, _ in passages}
     question_norm = unicodedata.normalize("NFKC", question).lower()  # the matches' offsets
     # 「ウェイらは創発をどう定義した？」 asks what emergence is, not who Wei is; 「カプランの実験って
     # どんなデータ？」 asks neither; "who wrote ..." asks for a person
-    who = bool(re.search(r"\bwho\b|誰|だれ", question.lower()))
+    who = people or bool(re.search(r"\bwho\b|誰|だれ", question.lower()))
     terms = [m for m in matches if who or not m.term.is_person]
     # 「RLHFの報酬モデル」: the term after の is the one asked about
     terms = [m for i, m in enumerate(terms) if not (

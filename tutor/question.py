@@ -26,7 +26,7 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                r"percent\w*|exponents?|ratios?|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
-               r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-])"),
+               r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-\d年])"),  # not 2022年
     "source": (r"\b((which|what) (paper|study|studies|source|article|research|work)|who (found|showed|"
                r"measured|discovered|proposed)|citation|cite)\b",
                r"どの論文|何の論文|なんの論文|どの研究|どこの研究|出典|元ネタ|引用元|誰が(見つけ|示し|発見|測)"),
@@ -77,11 +77,19 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
     if "claim" in out:
         out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
     out = out[:2]
-    if out == ["general"] and cue(_CHECK, question.strip()) and not re.search(_WH, question):
-        out = ["check"]  # "is it true that ...?", 「…ってこと？」: a yes or no, and why
+    if (out == ["general"] or out == ["example"] and cue(_ON_EVIDENCE, question)) \
+            and cue(_CHECK, question.strip()) and not re.search(_WH, question):
+        # "is it true that ...?", 「…ってこと？」: a yes or no, and why; "is that strong evidence
+        # tho" asks how strong the evidence is, not for an example of it
+        out = ["check"]
     if is_followup(question, history):
         out = ["followup"] + [k for k in out if k != "definition"][:1]
     return out
+
+
+_ON_EVIDENCE = (r"^(?:(?!\b(?:examples?|for instance|such as|illustrat\w*|show me|demonstrat\w*|"
+                r"experiments?)\b).)*\b(evidence|proof)\b",
+                r"^(?:(?!例|たとえば|例えば|具体).)*(証拠|根拠)")
 
 
 # 「つまり何が言いたいの？」 ends like a yes-or-no question but asks what
