@@ -557,3 +557,25 @@ def test_a_phrase_that_says_where_in_the_paper_is_not_a_question_term():
     assert "agents" in plan.picks[0].sentence
     alone = make_plan("what did bowman say at the end of the paper", h)
     assert alone.picks[0].sentence.startswith("Bowman ends")  # the place is all it asks
+
+
+def test_why_the_article_says_a_quoted_phrase_is_answered_by_the_articles_next_sentence():
+    """The article's section on the claim is read although retrieval left it out, and the sentence
+    after the quoted one explains the quote; the quote read back is not added."""
+    article = [Hit(0, f"article@v#{n}", "article", "記事", "corpus/article.md", "4.", text, 0.0, 0.0,
+                   claims=[4]) for n, text in
+               [(4, "すごい人間っぽい。人と同じで指示通りには動きません。どんだけ厳密に指示を書いても100%ではありません。"),
+                (5, "専門家はまだ内部を解釈できません。")]]
+    article[1].claims = [5]
+    h = [hit(1, "主張4は、LLMの動作を確実に制御する技術はまだない、というものです。"
+                "高性能なモデルほど、テストの場面でだけ意図どおりに振る舞う恐れがあります。"
+                "ブログ記事は「すごい人間っぽい」と表現しています。", doc="claim-4", claims=(4,))]
+    from tutor.plan import _ANSWER_CUES
+    from tutor.question import cue
+    assert not cue(_ANSWER_CUES["why"], "主張4は、制御する技術はまだない、というものです。")  # もので is no ので
+    assert cue(_ANSWER_CUES["why"], "読めないので、解釈が難しいのです。")
+    plan = make_plan("なんで記事は主張4を「すごい人間っぽい」って言ってるの？", h,
+                     more=lambda doc: article if doc == "article" else [])
+    assert "人と同じで指示通りには動きません" in plan.text
+    assert "表現しています" not in plan.text and "解釈" not in plan.text
+    assert [a.chunk_id for a in plan.added] == ["article@v#4"]

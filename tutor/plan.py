@@ -38,7 +38,10 @@ _ANSWER_CUES: dict[str, tuple[str, str]] = {
                    r"とは|というもの|のこと|を指|と呼|という意味|とする|です"),
     "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
             r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
-            r"ため|(?<![0-9０-９〜~])から|ので|理由|によって|結果|原因|せい|によるもの"),
+            r"ため|(?<![0-9０-９〜~])から|(?<!も)ので|理由|によって|結果|原因|せい|によるもの|"
+            # a claim's position (「主張4は…というものです」) is the reason a question on its
+            # topic wants: 「なんで指示通りに動かないの？」 gets 「確実に制御する技術はまだない」
+            r"というもの"),
     "how": (r"\b(by|using|uses?|used|through|via|estimated|computed|measured|counts?|counted|"
             r"fit(?:s|ted)?|works?|steps?|trained|turns? into|splits?|combines?|then)\b",
             r"によって|を使|ことで|方法|手順|仕組み|まず|次に|ように|により|などの?[^。、]{0,12}で、"),
@@ -71,6 +74,7 @@ _EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|(s
              r"例えば|たとえば|例は|代表例|一例|典型例")
 CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
 QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)
+AFTER_QUOTE_BONUS = 0.2  # ... and the sentence right after it, which explains what it quotes
 KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
 MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
@@ -309,6 +313,11 @@ def make_plan(question: str, hits: Sequence[Hit],
         entries = {h.chunk_id for h, _ in found} | {h.chunk_id for h, _ in passages
                                                     if _is_entry(h, matches)}
         passages += found
+    if claims and len(claims) <= 2 and more is not None and lang == "ja" \
+            and cue(_ASKS_ARTICLE_VIEW, question) and not ("check" in kinds and cue(_CITES_ARTICLE, question)):
+        # 「なんで記事は主張4を「すごい人間っぽい」って言ってるの？」: the article's own section on
+        # the claim, which retrieval may leave under the claim note's sections
+        passages += _article_sections(claims, passages, more, len(passages) + len(hits))
     if "check" in kinds and claims and len(claims) == 1 and more is not None and claim_docs:
         passages += _overview_section(next(iter(claims)), lang, passages, more, claim_docs,
                                       len(passages) + len(hits))
@@ -397,6 +406,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
             # あるけど、ほんと？」: they have read the article and ask what the notes say
             rank_cost += QUOTED_COST
+        if quoted and i > 0 and any(q in _norm(sentences_of(hit.text)[i - 1]) for q in quoted):
+            # 「なんで「すごい人間っぽい」って言ってるの？」: the sentence after the quoted one says it
+            rank_cost -= AFTER_QUOTE_BONUS
         if asks_article and hit.doc_id == ARTICLE_ID:
             rank_cost -= ARTICLE_VIEW_BONUS  # the author's view is in the author's words
         other = _models_named(sent)
@@ -473,6 +485,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             continue  # the answer stays in the question's language
         if _points_back(sent):
             continue  # "This is why ..." means nothing without its sentence before
+        if any(q in _norm(sent) for q in quoted):
+            continue  # it reads the learner's own quote back to them
         new_kind = set(fits) - answered
         new_terms = (tset & q_all) - covered_terms
         if new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
@@ -494,6 +508,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
     if "check" in kinds and claims and len(claims) == 1:
         overview = _claim_overview(passages, lang, next(iter(claims)), claim_notes)
+        if overview and any(q in _norm(overview.sentence) for q in quoted):
+            overview = None  # the learner's own quote is no position
         if overview and not any(overview.sentence in p.sentence for p in plan.picks):
             # the position goes first; a pick it already holds ("主張6は…。理由は…") gives way to it
             kept = [(p, fits_of.get(i, [])) for i, p in enumerate(plan.picks)
@@ -561,8 +577,10 @@ _ASKS_PAPERS = (r"\b(same|different|separate|two|both|how many|other) (papers?|s
                 r"(同じ|別の|別々の|違う|何本の|二つの|2つの|2本の|ほかの|他の)論文|論文は(同じ|別|何本)")
 # 「記事の作者はなんで…って思ってるの？」, "what does the blogger think": the article's own words
 _ASKS_ARTICLE_VIEW = (r"\b(the|this) (article|blog|post)'?s? (author|writer)\b|\bthe blogger\b|"
-                      r"\bthe (article|blog|post) (thinks?|feels?|means)\b",
-                      r"筆者|(記事|ブログ)(の|を書いた)(作者|著者|書き手|人)|(記事|ブログ).{0,30}(作者|著者|書き手)(は|が|って)")
+                      r"\bthe (article|blog|post) (thinks?|feels?|means|calls?|called|describes?)\b|"
+                      r"\bwhy does the (article|blog|post|blogger)\b",
+                      r"筆者|(記事|ブログ)(の|を書いた)(作者|著者|書き手|人)|(記事|ブログ).{0,30}(作者|著者|書き手)(は|が|って)|"
+                      r"(記事|ブログ)(は|が|って|では)[^。？?]{0,40}(言って|書いて|表現|呼ん|たとえ|例え|思って|考え)")
 ARTICLE_VIEW_BONUS = 0.4  # a sentence of the article, when the question asks what its author thinks
 
 _CLAIM_WORDS = re.compile(r"\b(claim)\s*#?(\d)\b|(主張)\s*(\d)", re.I)
@@ -672,6 +690,18 @@ def _position(chunk_id: str) -> tuple[str, int]:
     """"kaplan-2020@v#12" as ("kaplan-2020@v", 12): chunks in document order, #9 before #12."""
     head, _, n = chunk_id.rpartition("#")
     return (head, int(n)) if n.isdigit() else (chunk_id, 0)
+
+
+def _article_sections(claims: set[int], passages: Sequence[tuple[Hit, int]],
+                      more: Callable[[str], Sequence[Hit]], after: int) -> list[tuple[Hit, int]]:
+    """The article's sections on ``claims`` that retrieval did not return, marked unretrieved."""
+    have = {h.chunk_id for h, _ in passages}
+    out: list[tuple[Hit, int]] = []
+    for c in more(ARTICLE_ID):
+        if c.chunk_id not in have and c.claims and set(c.claims) <= claims:
+            c.rank = 0
+            out.append((c, after + 1 + len(out)))
+    return out[:2]
 
 
 def _overview_section(claim: int, lang: str, passages: Sequence[tuple[Hit, int]],
