@@ -567,12 +567,12 @@ def test_why_the_article_says_a_quoted_phrase_is_answered_by_the_articles_next_s
                [(4, "すごい人間っぽい。人と同じで指示通りには動きません。どんだけ厳密に指示を書いても100%ではありません。"),
                 (5, "専門家はまだ内部を解釈できません。")]]
     article[1].claims = [5]
-    h = [hit(1, "主張4は、LLMの動作を確実に制御する技術はまだない、というものです。"
+    h = [hit(1, "プロンプトやRLHFといった手法はありますが、どれも望む振る舞いを保証しません。"
                 "高性能なモデルほど、テストの場面でだけ意図どおりに振る舞う恐れがあります。"
                 "ブログ記事は「すごい人間っぽい」と表現しています。", doc="claim-4", claims=(4,))]
     from tutor.plan import _ANSWER_CUES
     from tutor.question import cue
-    assert not cue(_ANSWER_CUES["why"], "主張4は、制御する技術はまだない、というものです。")  # もので is no ので
+    assert not cue(_ANSWER_CUES["why"], "それは人が書いたものです。")  # もので is no ので
     assert cue(_ANSWER_CUES["why"], "読めないので、解釈が難しいのです。")
     plan = make_plan("なんで記事は主張4を「すごい人間っぽい」って言ってるの？", h,
                      more=lambda doc: article if doc == "article" else [])
