@@ -332,6 +332,8 @@ def test_gate_does_not_let_the_model_cite_a_source_it_was_not_shown():
     ("Can AI companies reliably make their chatbots behave the way they want?", ["check"]),
     ("ボウマンの1こ目の主張って、お金かけたらAIがかしこくなるってこと？", ["check"]),
     ("What is sycophancy?", ["definition"]),
+    ("主張1の根拠ってどの論文？", ["source"]),  # the evidence asked for is a paper
+    ("which paper is the evidence for claim 1", ["source"]),
 ])
 def test_yes_or_no_questions_are_their_own_kind(question, kinds):
     assert question_kinds(question) == kinds
@@ -344,6 +346,16 @@ def test_a_yes_or_no_question_about_a_claim_opens_with_the_claims_position(tutor
     found = tutor_engine.retrieve(question)
     plan, _ = tutor_engine.plan(question, found.hits)
     assert "no reliable techniques" in plan.picks[0].sentence
+
+
+def test_a_yes_or_no_question_about_a_term_is_answered_on_the_term(tutor_engine):
+    """Hallucination is a term of the course with a note of its own: the yes-or-no question about
+    it is answered on it, not with claim 5's position (heldout10)."""
+    question = "ハルシネーションのときLLMって嘘ついてる自覚あるってこと？"
+    found = tutor_engine.retrieve(question)
+    plan, _ = tutor_engine.plan(question, found.hits)
+    assert not plan.text.startswith("主張5は"), plan.text
+    assert "真偽" in plan.picks[0].sentence
 
 
 def test_gate_leaves_out_a_line_that_does_not_end_like_a_sentence():

@@ -318,14 +318,20 @@ def make_plan(question: str, hits: Sequence[Hit],
         # 「なんで記事は主張4を「すごい人間っぽい」って言ってるの？」: the article's own section on
         # the claim, which retrieval may leave under the claim note's sections
         passages += _article_sections(claims, passages, more, len(passages) + len(hits))
-    if "check" in kinds and claims and len(claims) == 1 and more is not None and claim_docs:
+    # a yes-or-no question about a claim opens with the claim's position; one about a term of
+    # the course (「ハルシネーションのときLLMって嘘ついてる自覚あるってこと？」, "does rlhf fix
+    # it?") is answered on the term, unless it names the claim
+    position = bool("check" in kinds and claims and len(claims) == 1 and (
+        referenced_claims(question) or not any(not m.term.is_person for m in matches)))
+    if position and more is not None and claim_docs:
         passages += _overview_section(next(iter(claims)), lang, passages, more, claim_docs,
                                       len(passages) + len(hits))
     # the sources a model may use too: a sentence about another claim has no place in the answer
     plan.on_topic = [n for n, h in enumerate(hits, 1) if _admits(h, claims, doc, term_notes)]
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
                    reading_terms, embed, glossary, idf, term_notes, entries, len(own),
-                   claim_docs(next(iter(claims))) if claim_docs and claims and len(claims) == 1 else ())
+                   claim_docs(next(iter(claims))) if claim_docs and claims and len(claims) == 1 else (),
+                   position)
     _number_added(plan, passages, len(hits))
     plan.on_topic = sorted(set(plan.on_topic) | {p.source for p in plan.picks})
     return plan
@@ -337,7 +343,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             embed: Callable[[list[str]], list[list[float]]] | None, glossary: Glossary | None,
             idf: Callable[[str], float] | None, term_notes: set[str],
             entries: AbstractSet[str] = frozenset(), own_terms: int = 0,
-            claim_notes: Sequence[str] = ()) -> Plan:
+            claim_notes: Sequence[str] = (), position: bool = False) -> Plan:
     """Score the on-topic sentences of ``passages`` (the notes the glossary names for the
     question's terms are on topic too) and pick the lead and up to two more."""
     if "claim" in kinds and claims and len(claims) == 1:
@@ -506,7 +512,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     chosen = [p.sentence for p in plan.picks]
     plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
-    if "check" in kinds and claims and len(claims) == 1:
+    if position and claims:
         overview = _claim_overview(passages, lang, next(iter(claims)), claim_notes)
         if overview and any(q in _norm(overview.sentence) for q in quoted):
             overview = None  # the learner's own quote is no position

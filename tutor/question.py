@@ -74,6 +74,8 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
         # "what's the difference", "what is the reason", "what is an example": not a definition
         kinds = [(pos, k) for pos, k in kinds if k != "definition"]
     out = list(dict.fromkeys(k for _, k in kinds))
+    if "source" in out and "example" in out and cue(_ON_EVIDENCE, question):
+        out.remove("example")  # 「主張1の根拠ってどの論文？」: the evidence asked for is a paper
     if "claim" in out:
         out = ["claim"] + [k for k in out if k not in ("claim", "definition", "general")]
     out = out[:2]
