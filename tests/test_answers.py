@@ -241,3 +241,19 @@ def test_where_in_the_paper_is_no_part_of_the_answer(tutor_engine: Tutor):
     done, _ = answer(tutor_engine, "what did bowman say about agents at the end of the paper")
     assert "agents" in done.answer.split(". ")[0], done.answer
     assert_whole(done)
+
+
+def test_a_japanese_question_on_one_of_two_studies_in_a_note_gets_that_study(tutor_engine: Tutor):
+    """The hallucination note's summary names Burns et al. and Kadavath et al.: 「バーンズの研究」
+    gets the sentence on Burns, without the next one on Kadavath (heldout7)."""
+    done, _ = answer(tutor_engine, "バーンズの研究って何をしたの？")
+    assert done.answer.startswith("Burns"), done.answer
+    assert "Kadavath" not in done.answer
+    assert mostly_japanese(done.answer)
+    assert_whole(done)
+
+
+def test_a_japanese_question_on_how_bm25_splits_japanese_is_answered_from_the_summary(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "このチューターのBM25って、日本語はスペースないけどどうやって分けてるの？")
+    assert "バイグラム" in done.answer, done.answer
+    assert mostly_japanese(done.answer)

@@ -22,7 +22,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .glossary import GLOSSARY_ID, Glossary, Match, is_glossary, is_glossary_line
+from .glossary import GLOSSARY_ID, Glossary, Match, Term, is_glossary, is_glossary_line
 from .ingest import language_of, split_sentences
 from .lexical import JA_STOP, STOPWORDS, is_hiragana, query_weight, tokenize
 from .question import CUE_WORDS, FILLER, POINTERS, cue, question_kinds
@@ -88,6 +88,7 @@ CONSIDERED = 6  # sentences the Inspector lists: the chosen ones and the best of
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
+ASKED_PERSON_BONUS = 0.2  # ... and a sentence naming the author the question names counts for more
 HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
 
 
@@ -301,7 +302,8 @@ def make_plan(question: str, hits: Sequence[Hit],
     passages = [(h, n) for n, h in enumerate(hits[:4], 1)]
     if more is not None:
         passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
-                                   len(hits), claim_docs, sorted(term_notes))
+                                   len(hits), claim_docs, sorted(term_notes),
+                                   _rare_names([m.term for m in matches if m.term.is_person], idf))
     entries: set[str] = set()
     papers = cue(_ASKS_PAPERS, question) and any(m.term.is_person for m in matches)
     if ("definition" in kinds or papers) and matches and more is not None:
@@ -388,6 +390,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     # 「バーンズの研究って何をしたの？」: a sentence about Kadavath et al. is about another study
     people = [t for t in (glossary.terms if glossary is not None else []) if t.is_person]
     asked_people = {t.heading for t in people if t.named_in(question)}
+    asked_studies = _rare_names([t for t in people if t.heading in asked_people], idf)
     besides = _set_aside(question)
     checks_article = "check" in kinds and cue(_CITES_ARTICLE, question)
     asks_article = not checks_article and cue(_ASKS_ARTICLE_VIEW, question)
@@ -417,13 +420,21 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             rank_cost -= AFTER_QUOTE_BONUS
         if asks_article and hit.doc_id == ARTICLE_ID:
             rank_cost -= ARTICLE_VIEW_BONUS  # the author's view is in the author's words
-        other = _models_named(sent)
+        # a sentence that points back ("これらの研究は…") reads with the one before it, and is
+        # about what that one names
+        said = sent if not (i > 0 and _points_back(sent)) else sentences_of(hit.text)[i - 1] + sent
+        other = _models_named(said)
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
         if asked_people:
-            named_people = {t.heading for t in people if t.named_in(sent)}
+            named_people = {t.heading for t in people if t.named_in(said)}
             if named_people and not named_people & asked_people:
                 rank_cost += OTHER_MODEL_COST  # asked about Burns, this is about Kadavath
+            elif any(t.named_in(sent.lstrip("「\"'(（")[:12]) for t in asked_studies) \
+                    and {t.heading for t in people if t.named_in(hit.text)} - asked_people:
+                # 「バーンズの研究って…」: a sentence whose subject is Burns et al. ("Burns et al.
+                # 2022 showed ..."), in a note on two studies
+                rank_cost -= ASKED_PERSON_BONUS
         if "example" in fits and cue(_EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
         elif "example" in fits and cue(_CONCRETE, sent):
@@ -457,6 +468,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     if text != best[2] and lead_models \
             and _models_named(text[len(best[2]):]) - lead_models - asked_models:
         text = best[2]  # the next sentence is about another model (Othello-GPT, then GPT-4's unicorn)
+    if text != best[2] and asked_people and {t.heading for t in people
+                                             if t.named_in(text[len(best[2]):])} - asked_people:
+        text = best[2]  # ... or another author's study (Burns et al., then Kadavath et al.)
     why_first = best[6]
     if text == best[2] and "figure" not in kinds and len(text) < LEAD_WITH_NEXT:
         # the next sentence of the lead's passage usually carries the point the lead opens
@@ -465,7 +479,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         nxt = next((x for x in scored if candidates[x[1]][3] is first_hit
                     and candidates[x[1]][2] == idx + 1), None)
         if nxt is not None and len(nxt[2]) < 260 \
-                and not _models_named(nxt[2]) - _models_named(text) - asked_models:
+                and not _models_named(nxt[2]) - _models_named(text) - asked_models \
+                and not (asked_people and {t.heading for t in people if t.named_in(nxt[2])}
+                         - asked_people - {t.heading for t in people if t.named_in(text)}):
             text = _with_next(sentences, idx, limit=LEAD_WITH_NEXT)
             why_first += "; with the next sentence of its passage, which carries its point on"
     q_all = set().union(*reading_terms)
@@ -555,6 +571,18 @@ def _without_locator(terms: set[str], question: str) -> set[str]:
     return rest if rest else terms
 
 
+RARE_NAME_IDF = 2.5  # Burns (3.3), Perez (3.4); not Bowman (1.6), Kaplan (2.0), Bubeck (2.2)
+
+
+def _rare_names(people: Sequence[Term], idf: Callable[[str], float] | None) -> list[Term]:
+    """The authors among ``people`` whose name is rare in the corpus: naming one singles out a
+    study (Burns et al. in a note on two studies); Bowman, whose paper the course is about, or
+    Kaplan, whose paper has a note of its own, are named everywhere."""
+    if idf is None:
+        return list(people)
+    return [t for t in people if t.latin and all(idf(w) >= RARE_NAME_IDF for w in tokenize(t.latin[0]))]
+
+
 def _lists(sent: str) -> bool:
     """A sentence that lists four things or more ("prompting, fine-tuning, RLHF and
     Constitutional AI"): "besides RLHF, what other tools ..." is answered by it, RLHF and all."""
@@ -615,10 +643,11 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
                    reading_terms: Sequence[set[str]], kinds: Sequence[str],
                    idf: Callable[[str], float] | None, after: int,
                    claim_docs: Callable[[int], Sequence[str]] | None = None,
-                   term_notes: Sequence[str] = ()) -> list[tuple[Hit, int]]:
+                   term_notes: Sequence[str] = (), people: Sequence[Term] = ()) -> list[tuple[Hit, int]]:
     """The sections of the topic's note that were not retrieved, best first by the question's
-    terms in their text and heading and by a heading that fits the question's kind; numbered
-    provisionally after ``after`` and marked unretrieved (rank 0)."""
+    terms in their text and heading, by a heading that fits the question's kind and by naming
+    the authors the question names; numbered provisionally after ``after`` and marked
+    unretrieved (rank 0)."""
     home = doc or next((h.doc_id for h, _ in passages if not is_glossary(h.source)
                         and _on_topic(h, claims, doc)), None)
     if home is None:
@@ -641,7 +670,9 @@ def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tupl
         fit = any(cue(_HEADING_CUES[k], c.location) or (k == "example" and cue(_CONCRETE, c.location))
                   for k in wanted)
         share = max(_share(r & tset, r, idf) + _share(r & hset, r, idf) for r in reading_terms)
-        ranked.append((share + (0.3 if fit else 0.0), _position(c.chunk_id), c))
+        # 「バーンズの研究って何をしたの？」: the summary that names Burns, not one that says 研究
+        names = any(t.named_in(c.text) for t in people)
+        ranked.append((share + (0.3 if fit else 0.0) + (0.3 if names else 0.0), _position(c.chunk_id), c))
     ranked.sort(key=lambda x: (-x[0], x[1]))  # ties in the note's order
     out = []
     # a Japanese question also wants its 日本語の要点, an example question the section of a study
