@@ -257,3 +257,15 @@ def test_a_japanese_question_on_how_bm25_splits_japanese_is_answered_from_the_su
     done, _ = answer(tutor_engine, "このチューターのBM25って、日本語はスペースないけどどうやって分けてるの？")
     assert "バイグラム" in done.answer, done.answer
     assert mostly_japanese(done.answer)
+
+
+@pytest.mark.parametrize("question,covered", [
+    ("子犬のトイレトレーニングってどうやるの？", False),  # トレーニング is in オーバートレーニング
+    ("カジノのトークンって換金できるの？", False),  # トークン is a term of the course
+    ("チンチラって何？動物の話じゃないよね？", True),  # one unknown word (動物) of two
+    ("文字しか勉強してないのになんでこの世のことわかるっぽいの？", True),
+])
+def test_a_japanese_question_mostly_about_words_the_course_never_uses_is_declined(
+        tutor_engine: Tutor, question, covered):
+    done, _ = answer(tutor_engine, question)
+    assert done.covered is covered, done.answer

@@ -117,3 +117,12 @@ def test_hybrid_beats_each_leg_alone(tutor_engine):
         return total / len(QUESTIONS)
     hybrid = mrr("hybrid")
     assert hybrid > mrr("dense") and hybrid > mrr("lexical")
+
+
+def test_unknown_words_are_the_questions_content_words_no_passage_uses():
+    bm = BM25()
+    bm.add("a#0", "オーバートレーニングでは、学習の計算量を増やします。Kaplan et al. found a power law.")
+    unknown, words = bm.unknown_words("子犬のトイレトレーニングってどうやるの？")
+    assert unknown == ["子犬", "トイレトレーニング"] and words == 2  # a katakana word counts whole
+    unknown, words = bm.unknown_words("カプランの学習量ってKaplanのこと？")
+    assert unknown == ["カプラン"] and words == 3  # 学習量 holds 学習; Kaplan is indexed

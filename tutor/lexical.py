@@ -143,6 +143,18 @@ class BM25:
         df = len(self._postings.get(term, ()))
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def unknown_words(self, text: str) -> tuple[list[str], int]:
+        """The content words of a Japanese question the indexed text never uses, and how many
+        content words it has: kanji runs (known when one of their bigrams is), whole katakana
+        words and Latin words. 「子犬のトイレトレーニング」 has two, both unknown."""
+        words = re.findall(r"[一-龥々]{2,}|[ァ-ヴー]{2,}|[a-z][a-z0-9\-]*[a-z0-9]", _normalise(text))
+        unknown = []
+        for w in words:
+            terms = [w] if re.fullmatch(r"[ァ-ヴー]+", w) else tokenize(w)
+            if terms and not any(self._postings.get(t) for t in terms):
+                unknown.append(w)
+        return unknown, len(words)
+
     def search(self, query: str, n: int = 20, allowed: set[str] | None = None,
                readings: Sequence[str] = (), cover_readings: Sequence[str] = ()) -> list[LexicalHit]:
         """BM25 over the query's terms. ``readings`` are the same question in other spellings
