@@ -4,7 +4,7 @@
                                            [--split NAME|all] [--sample N] [--write-readme]
 
 ``--questions`` picks a set (default benchmarks/learner_questions.jsonl; the others are
-learner_questions_heldout2..7.jsonl and learner_questions_final.jsonl, each held out until its
+learner_questions_heldout2..11.jsonl and learner_questions_final.jsonl, each held out until its
 first run). For each model and each split it asks every question through the real pipeline
 (follow-ups after their earlier turns, as in a chat) and counts:
 
