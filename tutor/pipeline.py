@@ -61,7 +61,7 @@ PRODUCT_WORDS = re.compile(r"\b(subscription\w*|pric(?:e|es|ing|ed)|per month|re
 PRODUCT_MIN_RELEVANCE = 0.45
 # a Japanese question with at least this many content words the corpus never uses, and at least
 # half of its content words so, is about something else (heldout11's first run answered
-# 「子犬のトイレトレーニング…」 from オーバートレーニング); measured over 190 covered Japanese
+# 「子犬のトイレトレーニング…」 from オーバートレーニング); measured over the 196 covered Japanese
 # questions of every set: none has more than one such word or more than half
 UNKNOWN_WORDS = 2
 NOT_COVERED = ("The course material does not cover this question, so I will not guess. "

@@ -88,7 +88,7 @@ CONSIDERED = 6  # sentences the Inspector lists: the chosen ones and the best of
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
-ASKED_PERSON_BONUS = 0.2  # ... and a sentence naming the author the question names counts for more
+ASKED_PERSON_BONUS = 0.2  # ... and one whose subject is the (rarely named) author it names counts for more
 HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
 
 
