@@ -591,3 +591,14 @@ def test_why_the_article_says_a_quoted_phrase_is_answered_by_the_articles_next_s
     assert "人と同じで指示通りには動きません" in plan.text
     assert "表現しています" not in plan.text and "解釈" not in plan.text
     assert [a.chunk_id for a in plan.added] == ["article@v#4"]
+
+
+def test_a_follow_up_asking_for_a_figure_may_restate_the_last_answer():
+    """"so what was the exponent" after an answer that gave it: the figure is the answer, although
+    the last answer said it (chosen as an answer, not as the fallback's best sentences)."""
+    said = "Kaplan et al. found that loss falls as a power law in model size with exponent about 0.076."
+    h = [hit(1, said + " For dataset size the fitted exponent of the same law is about 0.095.",
+             doc="kaplan-2020", claims=(1,))]
+    history = [("what did kaplan find about model size and loss?", said + " [1]")]
+    plan = make_plan("so what was the exponent", h, history=history)
+    assert "0.076" in plan.picks[0].sentence and "best sentences" not in plan.picks[0].why

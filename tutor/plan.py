@@ -366,9 +366,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             named = referenced_claims(sent)
             if claims is not None and named and not named & claims:
                 continue  # "... as claim 5 says": another claim's point
-            if "followup" in kinds and history and own_terms < 2 \
+            if "followup" in kinds and history and own_terms < 2 and not {"figure", "source"} & set(kinds) \
                     and _norm(sent) in _norm(history[-1][1]):
-                continue  # "why?" after an answer: something the last answer did not say
+                # "why?" after an answer: something the last answer did not say; "so what was the
+                # exponent" asks for a figure it may have said
+                continue
             if usable_sentence(sent):
                 candidates.append((sent, n, i, hit))
     if skipped_topic:
