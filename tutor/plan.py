@@ -391,12 +391,13 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     asked_models = set().union(*(_models_named(r) for r in readings))  # チンチラ read as Chinchilla
     # 「バーンズの研究って何をしたの？」: a sentence about Kadavath et al. is about another study
     people = [t for t in (glossary.terms if glossary is not None else []) if t.is_person]
-    asked_people = {t.heading for t in people if t.named_in(question)}
+    asked_people = _people_in(question, people)
     asked_studies = _rare_names([t for t in people if t.heading in asked_people], idf)
     besides = _set_aside(question)
     checks_article = "check" in kinds and cue(_CITES_ARTICLE, question)
     asks_article = not checks_article and cue(_ASKS_ARTICLE_VIEW, question)
     quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
+    split = {hit.chunk_id: sentences_of(hit.text) for _, _, _, hit in candidates}  # once a passage
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
@@ -417,23 +418,24 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
             # あるけど、ほんと？」: they have read the article and ask what the notes say
             rank_cost += QUOTED_COST
-        if quoted and i > 0 and any(q in _norm(sentences_of(hit.text)[i - 1]) for q in quoted):
+        prev = split[hit.chunk_id][i - 1] if i > 0 else ""
+        if quoted and prev and any(q in _norm(prev) for q in quoted):
             # 「なんで「すごい人間っぽい」って言ってるの？」: the sentence after the quoted one says it
             rank_cost -= AFTER_QUOTE_BONUS
         if asks_article and hit.doc_id == ARTICLE_ID:
             rank_cost -= ARTICLE_VIEW_BONUS  # the author's view is in the author's words
         # a sentence that points back ("これらの研究は…") reads with the one before it, and is
         # about what that one names
-        said = sent if not (i > 0 and _points_back(sent)) else sentences_of(hit.text)[i - 1] + sent
+        said = prev + sent if prev and _points_back(sent) else sent
         other = _models_named(said)
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
         if asked_people:
-            named_people = {t.heading for t in people if t.named_in(said)}
+            named_people = _people_in(said, people)
             if named_people and not named_people & asked_people:
                 rank_cost += OTHER_MODEL_COST  # asked about Burns, this is about Kadavath
             elif any(t.named_in(sent.lstrip("「\"'(（")[:12]) for t in asked_studies) \
-                    and {t.heading for t in people if t.named_in(hit.text)} - asked_people:
+                    and _people_in(hit.text, people) - asked_people:
                 # 「バーンズの研究って…」: a sentence whose subject is Burns et al. ("Burns et al.
                 # 2022 showed ..."), in a note on two studies
                 rank_cost -= ASKED_PERSON_BONUS
@@ -470,8 +472,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     if text != best[2] and lead_models \
             and _models_named(text[len(best[2]):]) - lead_models - asked_models:
         text = best[2]  # the next sentence is about another model (Othello-GPT, then GPT-4's unicorn)
-    if text != best[2] and asked_people and {t.heading for t in people
-                                             if t.named_in(text[len(best[2]):])} - asked_people:
+    if text != best[2] and asked_people and _people_in(text[len(best[2]):], people) - asked_people:
         text = best[2]  # ... or another author's study (Burns et al., then Kadavath et al.)
     why_first = best[6]
     if text == best[2] and "figure" not in kinds and len(text) < LEAD_WITH_NEXT:
@@ -482,8 +483,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                     and candidates[x[1]][2] == idx + 1), None)
         if nxt is not None and len(nxt[2]) < 260 \
                 and not _models_named(nxt[2]) - _models_named(text) - asked_models \
-                and not (asked_people and {t.heading for t in people if t.named_in(nxt[2])}
-                         - asked_people - {t.heading for t in people if t.named_in(text)}):
+                and not (asked_people and _people_in(nxt[2], people) - asked_people - _people_in(text, people)):
             text = _with_next(sentences, idx, limit=LEAD_WITH_NEXT)
             why_first += "; with the next sentence of its passage, which carries its point on"
     q_all = set().union(*reading_terms)
@@ -583,6 +583,11 @@ def _rare_names(people: Sequence[Term], idf: Callable[[str], float] | None) -> l
     if idf is None:
         return list(people)
     return [t for t in people if t.latin and all(idf(w) >= RARE_NAME_IDF for w in tokenize(t.latin[0]))]
+
+
+def _people_in(text: str, people: Sequence[Term]) -> set[str]:
+    """The authors of ``people`` that ``text`` names, by their glossary headings."""
+    return {t.heading for t in people if t.named_in(text)}
 
 
 def _lists(sent: str) -> bool:
