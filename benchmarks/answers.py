@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from tutor.config import load_settings  # noqa: E402
 from tutor.ingest import language_of  # noqa: E402
 from tutor.pipeline import MIN_ANSWER_CHARS, Done, Tutor, content_length  # noqa: E402
-from tutor.plan import sentences_of  # noqa: E402
+from tutor.sentences import sentences_of  # noqa: E402
 from readme_block import write_block  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"

@@ -8,7 +8,8 @@ import pytest
 
 from tutor.ingest import language_of
 from tutor.pipeline import MIN_ANSWER_CHARS, Done, Token, Tutor, content_length
-from tutor.plan import Plan, sentences_of
+from tutor.plan import Plan
+from tutor.sentences import sentences_of
 
 
 def answer(tutor: Tutor, question: str, **kw) -> tuple[Done, list]:

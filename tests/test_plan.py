@@ -5,7 +5,8 @@ import pytest
 
 from tutor.gate import SentenceGate
 from tutor.glossary import Glossary, parse
-from tutor.plan import make_plan, sentences_of, usable_sentence
+from tutor.plan import make_plan
+from tutor.sentences import sentences_of, usable_sentence
 from tutor.question import is_followup, question_kinds
 from tutor.retrieve import Hit
 
@@ -409,9 +410,9 @@ def test_an_english_sentence_followed_by_a_japanese_one_is_two_sentences():
 
 
 def test_a_date_or_a_model_name_in_japanese_is_not_a_figure():
-    from tutor.plan import _has_figure
-    assert not _has_figure("Microsoft Researchが2023年3月22日に投稿した論文で、専用GPT-4を調べました。")
-    assert _has_figure("HumanEvalのpass@1が82%でした。")
+    from tutor.sentences import has_figure
+    assert not has_figure("Microsoft Researchが2023年3月22日に投稿した論文で、専用GPT-4を調べました。")
+    assert has_figure("HumanEvalのpass@1が82%でした。")
 
 
 def test_which_paper_is_its_own_kind_in_both_languages():
@@ -582,10 +583,10 @@ def test_why_the_article_says_a_quoted_phrase_is_answered_by_the_articles_next_s
     h = [hit(1, "プロンプトやRLHFといった手法はありますが、どれも望む振る舞いを保証しません。"
                 "高性能なモデルほど、テストの場面でだけ意図どおりに振る舞う恐れがあります。"
                 "ブログ記事は「すごい人間っぽい」と表現しています。", doc="claim-4", claims=(4,))]
-    from tutor.plan import _ANSWER_CUES
+    from tutor.sentences import ANSWER_CUES
     from tutor.question import cue
-    assert not cue(_ANSWER_CUES["why"], "それは人が書いたものです。")  # もので is no ので
-    assert cue(_ANSWER_CUES["why"], "読めないので、解釈が難しいのです。")
+    assert not cue(ANSWER_CUES["why"], "それは人が書いたものです。")  # もので is no ので
+    assert cue(ANSWER_CUES["why"], "読めないので、解釈が難しいのです。")
     plan = make_plan("なんで記事は主張4を「すごい人間っぽい」って言ってるの？", h,
                      more=lambda doc: article if doc == "article" else [])
     assert "人と同じで指示通りには動きません" in plan.text

@@ -5,13 +5,15 @@ a second of Enter and even when the model wanders or cannot write the question's
 
 A question has one or two *kinds* (definition, figure, why/how, example, comparison, claim
 overview, follow-up; "general" when no cue is found), recognised from English and Japanese cue
-words (:mod:`tutor.question`). Candidate sentences come from the top sources that are on the question's *topic* (the
-claim or document of the best source: a sentence about claim 2 is not added to an answer about
-claim 4) and are scored by how much of the question they hold, how they fit the kind ("because"
+words (:mod:`tutor.question`). Candidate sentences come from the top sources that are on the
+question's *topic* (the claim or document of the best source: a sentence about claim 2 is not
+added to an answer about claim 4), and from the sections of the topic's note, the glossary and
+the article that retrieval did not return (:mod:`tutor.sections`). They are scored by how much of the question they hold, how they fit the kind ("because"
 for why, a figure for how much, "for example" for an example...), and whether they are in the
 question's language. A second or third sentence is added only when it answers a kind not yet
 answered, or holds question terms the earlier ones do not. Every choice is recorded as a line of
-:meth:`Plan.explain`, shown in the Inspector ("why these sentences").
+:meth:`Plan.explain`, shown in the Inspector ("why these sentences"). What a single sentence
+shows (a figure, a definition, a "because", a pointer back) is read by :mod:`tutor.sentences`.
 """
 from __future__ import annotations
 
@@ -22,56 +24,21 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .glossary import GLOSSARY_ID, Glossary, Match, Term, is_glossary, is_glossary_line
-from .ingest import language_of, split_sentences
-from .lexical import JA_STOP, STOPWORDS, is_hiragana, query_weight, tokenize
+from .glossary import Glossary, Term, is_glossary
+from .ingest import language_of
+from .lexical import JA_STOP, STOPWORDS, is_hiragana, tokenize
 from .question import CUE_WORDS, FILLER, POINTERS, cue, question_kinds
 from .retrieve import referenced_claims
+from .sections import (ARTICLE_ID, HEADING_CUES, UNRETRIEVED, admits, article_sections,
+                       chunk_order, glossary_entries, heading_terms, is_entry_of, more_sections,
+                       overview_section, term_share, topic_of)
+from .sentences import (ANSWER_CUES, CONCRETE, EXPLICIT, defines, has_figure, lists_things, models_named,
+                        normalized, opening_bonus, points_back, sentences_of, usable_sentence, with_next)
 
 if TYPE_CHECKING:
     from .retrieve import Hit
 
 
-# cues a sentence shows when it answers a kind
-_ANSWER_CUES: dict[str, tuple[str, str]] = {
-    "definition": (r"\b(is|are|means?|refers? to|called|known as|stands? for|names?|describes?)\b",
-                   r"とは|というもの|のこと|を指|と呼|という意味|とする|です"),
-    "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
-            r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
-            r"ため|(?<![0-9０-９〜~])から|(?<!も)ので|理由|によって|結果|原因|せい|によるもの|"
-            # a claim's position (「主張4は…というものです」) is the reason a question on its
-            # topic wants: 「なんで指示通りに動かないの？」 gets 「確実に制御する技術はまだない」
-            r"というもの"),
-    "how": (r"\b(by|using|uses?|used|through|via|estimated|computed|measured|counts?|counted|"
-            r"fit(?:s|ted)?|works?|steps?|trained|turns? into|splits?|combines?|then)\b",
-            r"によって|を使|ことで|方法|手順|仕組み|まず|次に|ように|により|などの?[^。、]{0,12}で、"),
-    "example": (r"\b(for example|for instance|e\.g\.|such as|examples?|illustrat\w*|"
-                r"demonstrat\w*|evidence|documented)\b",
-                r"例|たとえば|例えば|実験|では、"),
-    "comparison": (r"\b(whereas|while|than|unlike|rather than|in contrast|compared|instead|"
-                   r"versus|more|less|fewer)\b", r"一方|より|に対して|違|比べ|ではなく|逆"),
-    "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),  # see _has_figure
-    "claim": (r"\bclaim\s*\d|\bsays?\b", r"主張\s*\d|というもの"),
-    "source": (r"\bet al\b|arxiv|\b(19|20)\d\d\b", r"et al|arXiv|論文「|\d{4}"),  # names a study
-}
-# cues a section heading shows when its text answers a kind ("Why LLMs are hard to interpret")
-_HEADING_CUES: dict[str, tuple[str, str]] = {
-    "why": (r"\b(why|because|reasons?|causes?)\b", r"なぜ|理由|原因"),
-    "how": (r"\b(how|method|methods|setup|procedure|mechanism|works?|steps?|estimat\w*)\b",
-            r"仕組み|方法|手順|やり方"),
-    "example": (r"\b(examples?|evidence|experiments?|case|cases|illustrat\w*|demonstrat\w*|"
-                r"tests?|documented)\b", r"例|実験|証拠"),
-    "comparison": (r"\b(vs\.?|versus|compared|differen\w*|disagree\w*|against|unlike)\b",
-                   r"違い|比較|対"),
-    "figure": (r"\b(figures?|numbers?|exponents?|how much|how many|size|compute|tokens)\b",
-               r"数|値|指数"),
-}
-# an example that names its case: a study ("Li et al. 2023"), or "for example", not only "such as"
-_CONCRETE = (r"\bet al\b|\b(19|20)\d\d\b|arxiv|\bin one\b", r"実験|et al|\d{4}")
-_EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|(standard|classic|"
-             r"typical|textbook|well-known|best-known|famous|clearest|main|two|three) (examples?|cases?)|"
-             r"one example|examples? of|the (clearest|strongest|best|first) evidence)\b",
-             r"例えば|たとえば|例は|代表例|一例|典型例")
 CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
 QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)
 AFTER_QUOTE_BONUS = 0.2  # ... and the sentence right after it, which explains what it quotes
@@ -85,12 +52,9 @@ MAX_SENTENCES = 3
 SHORT_LEAD = 40  # a lead this short that cannot take its next sentence takes the one before it
 LEAD_WITH_NEXT = 200  # a lead shorter than this reads with its next sentence (measured: +5 key facts of 273)
 CONSIDERED = 6  # sentences the Inspector lists: the chosen ones and the best of the rest
-MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
-UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 OTHER_MODEL_COST = 0.4  # a sentence about another model than the one the question names
 ASKED_PERSON_BONUS = 0.2  # ... and one whose subject is the (rarely named) author it names counts for more
 HEADING_WEIGHT = 0.5  # a question term in a sentence's section heading counts this much
-
 
 
 # ------------------------------------------------------------------ the plan
@@ -159,75 +123,6 @@ def lead_text(leads: Sequence[tuple[str, int]]) -> str:
     return out
 
 
-_END = re.compile(r"[.!?。！？]([\"'”’」』)）\]]*)$")
-
-
-def usable_sentence(sent: str) -> bool:
-    """A whole sentence that reads on its own: ends like a sentence, is not a heading, a list
-    lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
-    s = sent.strip()
-    if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s) \
-            or re.match(r"^[”’)）,，;、。]", s) or (s.startswith('"') and s.count('"') % 2) \
-            or (re.match(r"^[a-z]", s) and language_of(s) == "en") \
-            or s.count("）") > s.count("（") or s.count(")") > s.count("("):
-        return False  # a heading, a lead-in, or the tail of a sentence cut by a bad split
-    return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
-
-
-def _topic_of(question: str, hits: Sequence[Hit],
-              via: str = "source") -> tuple[set[int] | None, str | None, str]:
-    """The claims (or, for a note about no single claim, the document) the question is about;
-    ``via`` names where ``hits`` came from in the explanation ("source [1]")."""
-    named = referenced_claims(question)
-    if named:
-        return named, None, "claim " + ", ".join(map(str, sorted(named))) + " (named in the question)"
-    asked = _models_named(question)
-    if asked:
-        # "how good was GPT-3 at ...": the top source about GPT-4 is not the topic when one of
-        # the next ones is about GPT-3
-        about = [h for h in hits[:3] if not is_glossary(h.source) and asked & _models_named(h.text)]
-        if about and about[0] is not next((h for h in hits if not is_glossary(h.source)), None):
-            hits = about + [h for h in hits if h not in about]
-    for hit in hits:
-        if is_glossary(hit.source):
-            continue
-        if 0 < len(hit.claims) <= 2:
-            return set(hit.claims), hit.doc_id, (f"claim {', '.join(map(str, hit.claims))} "
-                                                 f"(from {via} [{hit.rank}], {hit.doc_id})")
-        return None, hit.doc_id, f"{hit.doc_id} ({via} [{hit.rank}])"
-    return None, None, ""
-
-
-_MODEL_NAME = re.compile(r"(?<![a-z0-9])(gpt-?\d(?:\.\d)?|instructgpt|chatgpt|othello-gpt|chinchilla|"
-                         r"gopher|palm|llama|bert|claude|smollm2?)(?![a-z0-9])", re.I)  # 初期のGPT-4は
-
-
-def _models_named(text: str) -> set[str]:
-    """The language models a text names, spelled one way ("GPT 3" and "gpt-3" are "gpt3")."""
-    return {re.sub(r"[\s\-]", "", m.lower()) for m in _MODEL_NAME.findall(
-        unicodedata.normalize("NFKC", text).replace("GPT ", "GPT-"))}
-
-
-def _admits(hit: Hit, claims: set[int] | None, doc: str | None, term_notes: set[str]) -> bool:
-    """Whether the answer may draw on ``hit``: it is on the topic, or a note the glossary names
-    for the question's term. A term of no claim whose note is the topic ("このチューターって…")
-    admits that note alone, not every general note as a general question would."""
-    if claims is None and doc in term_notes:
-        return hit.doc_id in term_notes or is_glossary(hit.source)
-    return _on_topic(hit, claims, doc) or (hit.doc_id in term_notes and not is_glossary(hit.source))
-
-
-def _on_topic(hit: Hit, claims: set[int] | None, doc: str | None) -> bool:
-    if doc is not None and hit.doc_id == doc and (claims is None or not hit.claims
-                                                  or set(hit.claims) & claims):
-        return True  # the same note (the article's sections each have their own claim)
-    if is_glossary(hit.source):
-        return claims is None  # a definition is on topic unless the question is about a claim
-    if claims is not None:
-        return bool(set(hit.claims) & claims) and len(hit.claims) <= max(2, len(claims))
-    return not hit.claims or len(hit.claims) > 2  # a general question: general notes only
-
-
 def make_plan(question: str, hits: Sequence[Hit],
               embed: Callable[[list[str]], list[list[float]]] | None = None,
               history: Sequence[tuple[str, str]] = (), glossary: Glossary | None = None,
@@ -239,7 +134,7 @@ def make_plan(question: str, hits: Sequence[Hit],
     position, 1-based). ``idf`` weighs the question's
     terms (a rare "HumanEval" counts for more than 論文); every term weighs the same without it.
     ``more(doc_id)`` gives the other sections of a document: the plan also reads the
-    :data:`MORE_SECTIONS` sections of the topic's note that hold most of the question (the
+    :data:`tutor.sections.MORE_SECTIONS` sections of the topic's note that hold most of the question (the
     retriever's top three can miss "why LLMs are hard to interpret" for a "why can't we read
     it?"); those it cites are in :attr:`Plan.added`, numbered after ``hits``. ``claim_docs(n)``
     names the documents devoted to claim n, whose sections are read as well. ``topic_from``, for a
@@ -268,10 +163,10 @@ def make_plan(question: str, hits: Sequence[Hit],
         return plan
     if "followup" in kinds and topic_from:
         # a follow-up is about what the question it follows was about
-        claims, doc, plan.topic = _topic_of(history[-1][0], topic_from,
+        claims, doc, plan.topic = topic_of(history[-1][0], topic_from,
                                             via="the earlier question's source")
     else:
-        claims, doc, plan.topic = _topic_of(question, hits)
+        claims, doc, plan.topic = topic_of(question, hits)
     matches = glossary.matches(question) if glossary else []
     term_notes = {n for m in matches for n in m.term.notes}
     if term_notes and doc not in term_notes and not referenced_claims(question):
@@ -301,7 +196,7 @@ def make_plan(question: str, hits: Sequence[Hit],
                           f"the term: {', '.join(sorted(term_notes))})")
     passages = [(h, n) for n, h in enumerate(hits[:4], 1)]
     if more is not None:
-        passages += _more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
+        passages += more_sections(more, passages, claims, doc, lang, reading_terms, kinds, idf,
                                    len(hits), claim_docs, sorted(term_notes),
                                    _rare_names([m.term for m in matches if m.term.is_person], idf))
     entries: set[str] = set()
@@ -310,26 +205,26 @@ def make_plan(question: str, hits: Sequence[Hit],
         # "what is sycophancy?", 「迎合ってなに？」: the glossary's entry for the term is the
         # course's own definition, whichever note retrieval ranked first
         # 「ウェイの論文って、創発のとCoTのは同じ論文？」: the author's entry lists their papers
-        found = _glossary_entries(question, matches, passages, more, len(passages) + len(hits),
+        found = glossary_entries(question, matches, passages, more, len(passages) + len(hits),
                                   people=papers)
         entries = {h.chunk_id for h, _ in found} | {h.chunk_id for h, _ in passages
-                                                    if _is_entry(h, matches)}
+                                                    if is_entry_of(h, matches)}
         passages += found
     if claims and len(claims) <= 2 and more is not None and lang == "ja" \
             and cue(_ASKS_ARTICLE_VIEW, question) and not ("check" in kinds and cue(_CITES_ARTICLE, question)):
         # 「なんで記事は主張4を「すごい人間っぽい」って言ってるの？」: the article's own section on
         # the claim, which retrieval may leave under the claim note's sections
-        passages += _article_sections(claims, passages, more, len(passages) + len(hits))
+        passages += article_sections(claims, passages, more, len(passages) + len(hits))
     # a yes-or-no question about a claim opens with the claim's position; one about a term of
     # the course (「ハルシネーションのときLLMって嘘ついてる自覚あるってこと？」, "does rlhf fix
     # it?") is answered on the term, unless it names the claim
     position = bool("check" in kinds and claims and len(claims) == 1 and (
         referenced_claims(question) or not any(not m.term.is_person for m in matches)))
     if position and more is not None and claim_docs:
-        passages += _overview_section(next(iter(claims)), lang, passages, more, claim_docs,
+        passages += overview_section(next(iter(claims)), lang, passages, more, claim_docs,
                                       len(passages) + len(hits))
     # the sources a model may use too: a sentence about another claim has no place in the answer
-    plan.on_topic = [n for n, h in enumerate(hits, 1) if _admits(h, claims, doc, term_notes)]
+    plan.on_topic = [n for n, h in enumerate(hits, 1) if admits(h, claims, doc, term_notes)]
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
                    reading_terms, embed, glossary, idf, term_notes, entries, len(own),
                    claim_docs(next(iter(claims))) if claim_docs and claims and len(claims) == 1 else (),
@@ -354,7 +249,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             plan.picks = [picked]
             return plan
     def admitted(hit: Hit) -> bool:
-        return _admits(hit, claims, doc, term_notes) or hit.chunk_id in entries
+        return admits(hit, claims, doc, term_notes) or hit.chunk_id in entries
 
     candidates: list[tuple[str, int, int, Hit]] = []  # sentence, source, index in passage, hit
     skipped_topic = 0
@@ -367,7 +262,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             if claims is not None and named and not named & claims:
                 continue  # "... as claim 5 says": another claim's point
             if "followup" in kinds and history and own_terms < 2 and not {"figure", "source"} & set(kinds) \
-                    and _norm(sent) in _norm(history[-1][1]):
+                    and normalized(sent) in normalized(history[-1][1]):
                 # "why?" after an answer: something the last answer did not say; "so what was the
                 # exponent" asks for a figure it may have said
                 continue
@@ -386,9 +281,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     claim_words = _claim_words(question) if "claim" not in kinds else set()
     q_seq = [t for t in tokenize(_LOCATOR.sub(" ", readings[0])) if t not in JA_STOP and t not in claim_words]
     q_pairs = set(zip(q_seq, q_seq[1:]))
-    wanted = [k for k in kinds if k in _ANSWER_CUES]
+    wanted = [k for k in kinds if k in ANSWER_CUES]
     names = _names(question, glossary)
-    asked_models = set().union(*(_models_named(r) for r in readings))  # チンチラ read as Chinchilla
+    asked_models = set().union(*(models_named(r) for r in readings))  # チンチラ read as Chinchilla
     # 「バーンズの研究って何をしたの？」: a sentence about Kadavath et al. is about another study
     people = [t for t in (glossary.terms if glossary is not None else []) if t.is_person]
     asked_people = _people_in(question, people)
@@ -396,38 +291,38 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     besides = _set_aside(question)
     checks_article = "check" in kinds and cue(_CITES_ARTICLE, question)
     asks_article = not checks_article and cue(_ASKS_ARTICLE_VIEW, question)
-    quoted = [_norm(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
+    quoted = [normalized(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     split = {hit.chunk_id: sentences_of(hit.text) for _, _, _, hit in candidates}  # once a passage
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
-        hset = _heading_terms(hit) - tset
-        overlap = max(_share(r & tset, r, idf) + HEADING_WEIGHT * _share(r & hset, r, idf)
+        hset = heading_terms(hit) - tset
+        overlap = max(term_share(r & tset, r, idf) + HEADING_WEIGHT * term_share(r & hset, r, idf)
                       for r in reading_terms)
         phrases = len(q_pairs & set(zip(terms, terms[1:])))
         s_lang = language_of(sent)
-        fits = [kd for kd in wanted if (_defines(sent, names) if kd == "definition"
-                                        else _has_figure(sent) if kd == "figure"
-                                        else cue(_ANSWER_CUES[kd], sent))]
-        fits += [kd for kd in wanted if kd not in fits and kd in _HEADING_CUES
-                 and cue(_HEADING_CUES[kd], hit.location) and (kd != "figure" or _has_figure(sent))]
+        fits = [kd for kd in wanted if (defines(sent, names) if kd == "definition"
+                                        else has_figure(sent) if kd == "figure"
+                                        else cue(ANSWER_CUES[kd], sent))]
+        fits += [kd for kd in wanted if kd not in fits and kd in HEADING_CUES
+                 and cue(HEADING_CUES[kd], hit.location) and (kd != "figure" or has_figure(sent))]
         rank_cost = 0.0 if hit.chunk_id in entries else UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
-        if any(q in _norm(sent) for q in quoted) or (besides and besides & tset and not _lists(sent)) \
+        if any(q in normalized(sent) for q in quoted) or (besides and besides & tset and not lists_things(sent)) \
                 or (checks_article and hit.doc_id == ARTICLE_ID):
             # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
             # あるけど、ほんと？」: they have read the article and ask what the notes say
             rank_cost += QUOTED_COST
         prev = split[hit.chunk_id][i - 1] if i > 0 else ""
-        if quoted and prev and any(q in _norm(prev) for q in quoted):
+        if quoted and prev and any(q in normalized(prev) for q in quoted):
             # 「なんで「すごい人間っぽい」って言ってるの？」: the sentence after the quoted one says it
             rank_cost -= AFTER_QUOTE_BONUS
         if asks_article and hit.doc_id == ARTICLE_ID:
             rank_cost -= ARTICLE_VIEW_BONUS  # the author's view is in the author's words
         # a sentence that points back ("これらの研究は…") reads with the one before it, and is
         # about what that one names
-        said = prev + sent if prev and _points_back(sent) else sent
-        other = _models_named(said)
+        said = prev + sent if prev and points_back(sent) else sent
+        other = models_named(said)
         if asked_models and other and not other & asked_models:
             rank_cost += OTHER_MODEL_COST  # asked about GPT-3, this is about GPT-4
         if asked_people:
@@ -439,15 +334,15 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                 # 「バーンズの研究って…」: a sentence whose subject is Burns et al. ("Burns et al.
                 # 2022 showed ..."), in a note on two studies
                 rank_cost -= ASKED_PERSON_BONUS
-        if "example" in fits and cue(_EXPLICIT, sent):
+        if "example" in fits and cue(EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
-        elif "example" in fits and cue(_CONCRETE, sent):
+        elif "example" in fits and cue(CONCRETE, sent):
             rank_cost -= CONCRETE_BONUS
-        elif "example" in wanted and "definition" not in kinds and _defines(sent, names):
+        elif "example" in wanted and "definition" not in kinds and defines(sent, names):
             rank_cost += CONCRETE_BONUS  # "an example of X" is not answered by what X is
         score = (sim + 0.5 * overlap + 0.15 * min(phrases, 3) - rank_cost
                  + (SAME_LANGUAGE[lang] if s_lang == lang else 0.0)
-                 + (KIND_BONUS if fits else 0.0) + _opening(sent, i)
+                 + (KIND_BONUS if fits else 0.0) + opening_bonus(sent, i)
                  - (0.1 if is_glossary(hit.source) else 0.0))
         why = (f"{round(overlap * 100)}% of the question's terms"
                + (f", fits '{'/'.join(fits)}'" if fits else "")
@@ -467,10 +362,10 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     first_hit = candidates[best[1]][3]
     sentences = sentences_of(first_hit.text)
     idx = candidates[best[1]][2]
-    text = _with_next(sentences, idx) if "figure" not in kinds else best[2]
-    lead_models = _models_named(best[2])
+    text = with_next(sentences, idx) if "figure" not in kinds else best[2]
+    lead_models = models_named(best[2])
     if text != best[2] and lead_models \
-            and _models_named(text[len(best[2]):]) - lead_models - asked_models:
+            and models_named(text[len(best[2]):]) - lead_models - asked_models:
         text = best[2]  # the next sentence is about another model (Othello-GPT, then GPT-4's unicorn)
     if text != best[2] and asked_people and _people_in(text[len(best[2]):], people) - asked_people:
         text = best[2]  # ... or another author's study (Burns et al., then Kadavath et al.)
@@ -482,19 +377,19 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         nxt = next((x for x in scored if candidates[x[1]][3] is first_hit
                     and candidates[x[1]][2] == idx + 1), None)
         if nxt is not None and len(nxt[2]) < 260 \
-                and not _models_named(nxt[2]) - _models_named(text) - asked_models \
+                and not models_named(nxt[2]) - models_named(text) - asked_models \
                 and not (asked_people and _people_in(nxt[2], people) - asked_people - _people_in(text, people)):
-            text = _with_next(sentences, idx, limit=LEAD_WITH_NEXT)
+            text = with_next(sentences, idx, limit=LEAD_WITH_NEXT)
             why_first += "; with the next sentence of its passage, which carries its point on"
     q_all = set().union(*reading_terms)
     before = next((x for x in scored if candidates[x[1]][3] is first_hit
                    and candidates[x[1]][2] == idx - 1), None)
     short = text == best[2] and len(text) < SHORT_LEAD and before is not None and before[4] & q_all
-    if (_points_back(best[2]) or short) and idx > 0 \
+    if (points_back(best[2]) or short) and idx > 0 \
             and usable_sentence(sentences[idx - 1]) and len(sentences[idx - 1]) < 260:
         # "If that happens, ..." reads only after the sentence it points back to
         text = sentences[idx - 1] + ("" if language_of(text) == "ja" else " ") + text
-        why_first += ("; with the sentence before it, which it points back to" if _points_back(best[2])
+        why_first += ("; with the sentence before it, which it points back to" if points_back(best[2])
                       else "; with the sentence before it: alone it is too short to answer")
     plan.picks.append(Pick(text, best[3], best[0], why_first))
     covered_terms = set(best[4])
@@ -507,9 +402,9 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             continue
         if language_of(sent) != lang:
             continue  # the answer stays in the question's language
-        if _points_back(sent):
+        if points_back(sent):
             continue  # "This is why ..." means nothing without its sentence before
-        if any(q in _norm(sent) for q in quoted):
+        if any(q in normalized(sent) for q in quoted):
             continue  # it reads the learner's own quote back to them
         new_kind = set(fits) - answered
         new_terms = (tset & q_all) - covered_terms
@@ -519,7 +414,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                       f"adds {len(new_terms)} question term(s) the first sentence lacks")
             fits_of[len(plan.picks)] = fits
             hit_sents = sentences_of(candidates[k][3].text)
-            text = _with_next(hit_sents, candidates[k][2]) if len(sent) < 60 else sent
+            text = with_next(hit_sents, candidates[k][2]) if len(sent) < 60 else sent
             if any(text != sent and text in p.sentence for p in plan.picks):
                 continue
             if any(p.sentence in text for p in plan.picks):
@@ -532,7 +427,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
     if position and claims:
         overview = _claim_overview(passages, lang, next(iter(claims)), claim_notes)
-        if overview and any(q in _norm(overview.sentence) for q in quoted):
+        if overview and any(q in normalized(overview.sentence) for q in quoted):
             overview = None  # the learner's own quote is no position
         if overview and not any(overview.sentence in p.sentence for p in plan.picks):
             # the position goes first; a pick it already holds ("主張6は…。理由は…") gives way to it
@@ -546,10 +441,6 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
         plan.picks = [p for _, _, p in sorted(zip(rank, range(len(rank)), plan.picks))]
     return plan
-
-
-_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\d{4}年|\d{1,2}月\d{1,2}日|\d{1,2}月|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
-                           r"table|part)\s*\d+|主張\s*\d|(?<![a-z0-9])gpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
 
 
 _BESIDES = (r"\b(?:besides|other than|apart from|aside from|except(?: for)?|not counting)\s+"
@@ -590,13 +481,6 @@ def _people_in(text: str, people: Sequence[Term]) -> set[str]:
     return {t.heading for t in people if t.named_in(text)}
 
 
-def _lists(sent: str) -> bool:
-    """A sentence that lists four things or more ("prompting, fine-tuning, RLHF and
-    Constitutional AI"): "besides RLHF, what other tools ..." is answered by it, RLHF and all."""
-    outside = re.sub(r"[(（][^)）]*[)）]", "", sent)  # commas inside a gloss do not count
-    return len(re.findall(r"[,、]", outside)) >= 3
-
-
 def _set_aside(question: str) -> set[str]:
     """The terms a question sets aside: "besides the othello thing, ..." wants another case."""
     out: set[str] = set()
@@ -606,7 +490,6 @@ def _set_aside(question: str) -> set[str]:
     return out
 
 
-ARTICLE_ID = "article"  # the bundled blog article's document id
 _CITES_ARTICLE = (r"\b(the|this) (article|blog|post) (says|said|claims|writes|wrote)|according to the "
                   r"(article|blog)|\bthe (article|blog)'s",
                   r"(記事|ブログ|筆者)(だと|では|で|に|は|が)")
@@ -635,138 +518,6 @@ def _claim_words(question: str) -> set[str]:
     return out
 
 
-def _has_figure(sent: str) -> bool:
-    """A figure that answers "how much": a number that is not an arXiv id, a year, a claim's or
-    a figure's number, or a model's name (GPT-4)."""
-    return cue(_ANSWER_CUES["figure"], _NOT_A_FIGURE.sub(" ", sent))
-
-
-def _heading_terms(hit: Hit) -> set[str]:
-    return {t for t in tokenize(hit.location) if t not in JA_STOP and t not in CUE_WORDS}
-
-
-def _more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tuple[Hit, int]],
-                   claims: set[int] | None, doc: str | None, lang: str,
-                   reading_terms: Sequence[set[str]], kinds: Sequence[str],
-                   idf: Callable[[str], float] | None, after: int,
-                   claim_docs: Callable[[int], Sequence[str]] | None = None,
-                   term_notes: Sequence[str] = (), people: Sequence[Term] = ()) -> list[tuple[Hit, int]]:
-    """The sections of the topic's note that were not retrieved, best first by the question's
-    terms in their text and heading, by a heading that fits the question's kind and by naming
-    the authors the question names; numbered provisionally after ``after`` and marked
-    unretrieved (rank 0)."""
-    home = doc or next((h.doc_id for h, _ in passages if not is_glossary(h.source)
-                        and _on_topic(h, claims, doc)), None)
-    if home is None:
-        return []
-    # the topic's note, the notes devoted to its claim, and the notes the glossary names for the
-    # question's terms (迎合 -> claim-4): where the course explains what was asked
-    homes = [home] + [d for c in sorted(claims or ()) if len(claims or ()) <= 2
-                      for d in (claim_docs(c) if claim_docs else [])] + list(term_notes)
-    have = {h.chunk_id for h, _ in passages}
-    wanted = [k for k in kinds if k in _HEADING_CUES]
-    ranked = []
-    for c in (c for d in dict.fromkeys(homes) for c in more(d)):
-        if c.chunk_id in have or (language_of(c.text) == "ja") != (lang == "ja") \
-                or not (_on_topic(c, claims, doc or home) or c.doc_id in term_notes):
-            continue
-        have.add(c.chunk_id)
-        tset = set(tokenize(c.text))
-        hset = _heading_terms(c)
-        # a heading that names a study ("Othello-GPT: ... (Li et al. 2023)") holds an example
-        fit = any(cue(_HEADING_CUES[k], c.location) or (k == "example" and cue(_CONCRETE, c.location))
-                  for k in wanted)
-        share = max(_share(r & tset, r, idf) + _share(r & hset, r, idf) for r in reading_terms)
-        # 「バーンズの研究って何をしたの？」: the summary that names Burns, not one that says 研究
-        names = any(t.named_in(c.text) for t in people)
-        ranked.append((share + (0.3 if fit else 0.0) + (0.3 if names else 0.0), _position(c.chunk_id), c))
-    ranked.sort(key=lambda x: (-x[0], x[1]))  # ties in the note's order
-    out = []
-    # a Japanese question also wants its 日本語の要点, an example question the section of a study
-    extra = (lang == "ja") + ("example" in kinds)
-    for score, _, c in ranked:
-        if len(out) >= MORE_SECTIONS + extra:
-            break
-        # a Japanese question reads its topic note's Japanese summary even when the question's
-        # own words are not in it (「それってどの論文の結果？」 after a question on Kaplan)
-        if score <= 0 and not (lang == "ja" and c.doc_id == home):
-            continue
-        c.rank = 0
-        out.append((c, after + 1 + len(out)))
-    return out
-
-
-def _is_entry(hit: Hit, matches: Sequence[Match]) -> bool:
-    """Whether ``hit`` is the glossary's entry for one of the matched terms."""
-    return any(m.term.is_entry(hit.source, hit.location) for m in matches)
-
-
-def _glossary_entries(question: str, matches: Sequence[Match], passages: Sequence[tuple[Hit, int]],
-                      more: Callable[[str], Sequence[Hit]], after: int,
-                      people: bool = False) -> list[tuple[Hit, int]]:
-    """The glossary's entries for the (at most two) terms a definition question asks about, when
-    retrieval did not return them; numbered after ``after`` and marked unretrieved (rank 0)."""
-    have = {h.chunk_id for h, _ in passages}
-    question_norm = unicodedata.normalize("NFKC", question).lower()  # the matches' offsets
-    # 「ウェイらは創発をどう定義した？」 asks what emergence is, not who Wei is; 「カプランの実験って
-    # どんなデータ？」 asks neither; "who wrote ..." asks for a person
-    who = people or bool(re.search(r"\bwho\b|誰|だれ", question.lower()))
-    terms = [m for m in matches if who or not m.term.is_person]
-    # 「RLHFの報酬モデル」: the term after の is the one asked about
-    terms = [m for i, m in enumerate(terms) if not (
-        i + 1 < len(terms) and question_norm[m.end:terms[i + 1].start].strip() == "の")]
-    wanted = list({m.term.heading: m.term for m in terms}.values())[:2]
-    if not wanted:
-        return []
-    sources = {h.source for h, _ in passages if is_glossary(h.source)}
-    out: list[tuple[Hit, int]] = []
-    for c in more(GLOSSARY_ID):
-        if c.chunk_id in have or not any(t.is_entry(c.source, c.location) for t in wanted):
-            continue
-        if sources and c.source not in sources:
-            continue
-        c.rank = 0
-        out.append((c, after + 1 + len(out)))
-    return out
-
-
-def _position(chunk_id: str) -> tuple[str, int]:
-    """"kaplan-2020@v#12" as ("kaplan-2020@v", 12): chunks in document order, #9 before #12."""
-    head, _, n = chunk_id.rpartition("#")
-    return (head, int(n)) if n.isdigit() else (chunk_id, 0)
-
-
-def _article_sections(claims: set[int], passages: Sequence[tuple[Hit, int]],
-                      more: Callable[[str], Sequence[Hit]], after: int) -> list[tuple[Hit, int]]:
-    """The article's sections on ``claims`` that retrieval did not return, marked unretrieved."""
-    have = {h.chunk_id for h, _ in passages}
-    out: list[tuple[Hit, int]] = []
-    for c in more(ARTICLE_ID):
-        if c.chunk_id not in have and c.claims and set(c.claims) <= claims:
-            c.rank = 0
-            out.append((c, after + 1 + len(out)))
-    return out[:2]
-
-
-def _overview_section(claim: int, lang: str, passages: Sequence[tuple[Hit, int]],
-                      more: Callable[[str], Sequence[Hit]],
-                      claim_docs: Callable[[int], Sequence[str]], after: int) -> list[tuple[Hit, int]]:
-    """The claim note's overview (its first section, or its 日本語の要点 for a Japanese question),
-    when retrieval did not return it: a yes-or-no question about the claim starts from it."""
-    have = {h.chunk_id for h, _ in passages}
-    for doc in claim_docs(claim):
-        for c in more(doc):
-            if c.claims != [claim] or (language_of(c.text) == "ja") != (lang == "ja"):
-                continue
-            if lang != "ja" and not c.chunk_id.endswith("#0"):
-                continue
-            if c.chunk_id not in have:
-                c.rank = 0
-                return [(c, after + 1)]
-            return []
-    return []
-
-
 def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -> None:
     """Keep the unretrieved sections the plan cites, numbered after the retrieved sources."""
     by_number = {n: h for h, n in passages if h.rank == 0}
@@ -787,20 +538,6 @@ def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -
             p.why += "; from another section of the topic's note"
 
 
-def _share(found: set[str], wanted: set[str], idf: Callable[[str], float] | None) -> float:
-    if not wanted:
-        return 0.0
-    # a hiragana bigram (のか, すぎ) counts as little as it does in the lexical search
-    if idf is None:
-        return sum(query_weight(t) for t in found) / (sum(query_weight(t) for t in wanted) or 1.0)
-    return (sum(idf(t) * query_weight(t) for t in found)
-            / (sum(idf(t) * query_weight(t) for t in wanted) or 1.0))
-
-
-def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _names(question: str, glossary: Glossary | None) -> list[str]:
     """What a "what is X" question asks about: its glossary terms in every spelling, its
     katakana words and its longer Latin words."""
@@ -813,43 +550,13 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_DEFINES_AFTER = re.compile(r"[\"”’」』]?\s*(\([^)]{0,60}\)|（[^）]{0,60}）)?\s*"
-                            r"((view|idea|term|phrase|label|metaphor|hypothesis)\s*)?(,[^,]{0,60},\s*)?"
-                            r"(here\s+|in this sense\s+)?(とは|は、|は|って|is\b|are\b|holds\b|"
-                            r"means\b|refers\b|describes?\b|names?\b|stands\b|was\b|—|:|、つまり)")
-
-
-_SUBJECT_AFTER = re.compile(r"\s*\([^)]{1,60}\)\s+[a-z]+s\b")
-
-
-def _defines(sentence: str, names: Sequence[str]) -> bool:
-    """Whether a sentence opens by saying what one of ``names`` is: "Sycophancy is ...",
-    「スケーリング則（…）は、…」."""
-    low = unicodedata.normalize("NFKC", sentence).lower()
-    ja = language_of(sentence) == "ja"
-    for name in names:
-        i = low.find(name)
-        if i < 0:
-            continue
-        # the term is the subject: near the start of a Japanese sentence, or after no more than
-        # an article or a quote mark in English ("The debate between X and Y is ..." is not it)
-        subject = i <= max(24, len(low) * 0.35) if ja else bool(
-            re.fullmatch(r"\W*((the|a|an|so-called)\W+)*\W*", low[:i]))
-        m = _DEFINES_AFTER.match(low, i + len(name))
-        if subject and m and not re.match(r"\s*(is|are|was|were) not\b", low[i + len(name):]):
-            return True
-        if 0 <= i <= 4 and _SUBJECT_AFTER.match(low, i + len(name)):
-            return True  # "Retrieval-augmented generation (RAG) combines ...": a term and its short form
-    return False
-
-
 def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int,
                     claim_notes: Sequence[str] = ()) -> Pick | None:
     """"What is claim 4?" / 「主張4とは？」: the claim note's overview (or its 日本語の要点) opens
     with the answer."""
     # the claim's own note first: the article's section on the claim is the author's view of it
     ordered = sorted(passages, key=lambda p: (p[0].doc_id not in claim_notes, p[0].doc_id,
-                                              _position(p[0].chunk_id)[1]))
+                                              chunk_order(p[0].chunk_id)[1]))
     for want_ja in ((True, False) if lang == "ja" else (False,)):
         for hit, n in ordered:
             if hit.claims != [claim]:
@@ -859,7 +566,7 @@ def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int,
                 continue
             sentences = [s for s in sentences_of(hit.text) if usable_sentence(s)]
             if sentences:
-                return Pick(_with_next(sentences, 0), n, 1.0,
+                return Pick(with_next(sentences, 0), n, 1.0,
                             f"the overview of claim {claim}" + (" (日本語の要点)" if is_ja else ""))
     return None
 
@@ -885,51 +592,3 @@ def _fallback(plan: Plan, passages: Sequence[tuple[Hit, int]], question: str, la
     return plan
 
 
-def _open_quote(sent: str) -> bool:
-    """'Schaeffer et al. 2023, "Are Emergent Abilities ... a Mirage?' ends inside a title."""
-    return sent.count('"') % 2 == 1 or sent.count("“") > sent.count("”") \
-        or sent.count("「") > sent.count("」") or sent.count("（") > sent.count("）") \
-        or sent.count("(") > sent.count(")")
-
-
-_INITIAL = re.compile(r"(\b[A-Z]|\bet al|\bvs|\be\.g|\bi\.e|\bNo|\bFig|\bDr|\bMr|\bMs)\.$")
-
-
-def sentences_of(text: str) -> list[str]:
-    """``split_sentences`` with initials mended: "Samuel R." and "Bowman ..." are one sentence."""
-    out: list[str] = []
-    for sent in split_sentences(text):
-        if out and (_INITIAL.search(out[-1]) or _open_quote(out[-1])):
-            out[-1] += ("" if sent[:1] in "\"”」』" or language_of(sent[:1]) == "ja" else " ") + sent
-        else:
-            out.append(sent)
-    return out
-
-
-_POINTS_BACK = (r"^(this|that|these|those|it|they|such|if (?:so|that|this)|here|he|she|its|their|"
-                r"the (?:same|latter|former|case|result|effect|finding))\b",
-                r"^(これ|それ|この(?!アプリ|チューター|ツール|教材)|その|こうした|こうして|そこで|そのため|"
-                r"同じ|彼|一方|ただし|しかし)")
-
-
-def _opening(sent: str, i: int) -> float:
-    """A passage's first sentence opens its topic (+0.1), unless it points back at a sentence
-    the passage does not hold (「一方チンチラは…」 cut from the summary before it: -0.1)."""
-    if i != 0:
-        return 0.0
-    return -0.1 if _points_back(sent) else 0.1
-
-
-def _points_back(sent: str) -> bool:
-    """A sentence that opens by pointing at the one before it ("If that happens, ...")."""
-    return cue(_POINTS_BACK, sent.strip().lstrip("\"'“「(（"))
-
-
-def _with_next(sentences: list[str], i: int, limit: int = 90) -> str:
-    """A short lead sentence ("The key term is X, from Y.") reads better with the next one."""
-    lead = sentences[i]
-    if len(lead) < limit and i + 1 < len(sentences) and len(sentences[i + 1]) < 260 \
-            and usable_sentence(sentences[i + 1]):
-        joiner = "" if re.search(r"[。！？]$", lead) else " "
-        lead = lead + joiner + sentences[i + 1]
-    return lead
