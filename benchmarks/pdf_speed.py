@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.scale import make_pdf  # noqa: E402
-from tutor.ingest import _pypdf_pass, load_pdf  # noqa: E402
+from tutor.pdf import load_pdf, pypdf_pass  # noqa: E402
 
 DEFAULT = [Path("/usr/share/doc/libtasn1-doc/libtasn1.pdf"),
            Path("/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf")]
@@ -69,7 +69,7 @@ def main() -> int:
     for name, data in inputs:
         t_old, (title_old, text_old) = best(old_path, data, args.repeat)
         t_new, (title_new, text_new) = best(new_path, data, args.repeat)
-        t_check, _ = best(lambda d: _pypdf_pass(d, None), data, args.repeat)
+        t_check, _ = best(lambda d: pypdf_pass(d, None), data, args.repeat)
         from pypdf import PdfReader
 
         pages = len(PdfReader(io.BytesIO(data)).pages)

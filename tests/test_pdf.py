@@ -1,4 +1,4 @@
-"""PDF text by PDFium (tutor.ingest.load_pdf) on the tricky files of tests/pdfs.py: Japanese in
+"""PDF text by PDFium (tutor.pdf.load_pdf) on the tricky files of tests/pdfs.py: Japanese in
 fonts that are not embedded, vertical writing, an arXiv-like paper (title, ligatures, hyphens,
 running headers), a broken cross-reference table, and encryption with and without a password."""
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 
 from pdfs import CJK_CMAPS, break_xref, make_cjk_pdf, make_paper_pdf
 from test_ingest import encrypt_pdf, make_pdf, write
-from tutor.ingest import IngestError, PasswordError, clean_pdf_text, load_document
+from tutor.ingest import PasswordError, load_document
+from tutor.pdf import clean_pdf_text
 
 JA_LINES = ["大規模言語モデルは投資とともに予測どおり能力が伸びる。", "ズィクトロンという言葉を探す。"]
 LIGATURE_CHARS = "\ufb00\ufb01\ufb02\ufb03\ufb04"
@@ -153,7 +154,7 @@ def test_a_long_pdf_is_fast(tmp_path):
 
 
 def test_running_lines_are_kept_when_they_are_most_of_the_text():
-    from tutor.ingest import drop_running_lines
+    from tutor.pdf import drop_running_lines
 
     bodies = ["Loss falls as a power law of the compute spent on training.",
               "Emergent abilities appear at scale, often without warning.",
