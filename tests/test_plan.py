@@ -6,9 +6,9 @@ import pytest
 from tutor.gate import SentenceGate
 from tutor.glossary import Glossary, parse
 from tutor.plan import make_plan
-from tutor.sentences import sentences_of, usable_sentence
 from tutor.question import is_followup, question_kinds
 from tutor.retrieve import Hit
+from tutor.sentences import sentences_of, usable_sentence
 
 
 def hit(n: int, text: str, doc: str = "note", claims: tuple[int, ...] = (),
@@ -603,3 +603,52 @@ def test_a_follow_up_asking_for_a_figure_may_restate_the_last_answer():
     history = [("what did kaplan find about model size and loss?", said + " [1]")]
     plan = make_plan("so what was the exponent", h, history=history)
     assert "0.076" in plan.picks[0].sentence and "best sentences" not in plan.picks[0].why
+
+
+def test_a_word_the_question_quotes_is_answered_by_the_sentence_that_quotes_it():
+    """「なんで「見える」って言い方なの？」: the sentence on the word 「見える」 answers, not the
+    claim's position, which uses the word without discussing it."""
+    h = [hit(1, "主張3は、LLMが世界モデルを学習して使っているように見える、というものです。"
+                "代表例はOthello-GPTです。", doc="claim-3", claims=(3,)),
+         hit(2, "Othello-GPTの盤面は書き換えられました。「見える」という慎重な表現は、証拠が間接的で、"
+                "議論が続いていることを示しています。", doc="claim-3", claims=(3,))]
+    plan = make_plan("主張3ってなんで「見える」って言い方なの？", h)
+    assert "証拠が間接的" in plan.picks[0].sentence
+    assert "quotes the word asked about" in plan.picks[0].why
+    en = [hit(1, "Claim 3 says that LLMs seem to learn and use a model of the world.", doc="claim-3",
+              claims=(3,)),
+          hit(2, 'The wording is careful: they "appear to" do so, and the evidence is still contested.',
+              doc="claim-3", claims=(3,))]
+    plan = make_plan('why does claim 3 say "appear"?', en)
+    assert any("still contested" in p.sentence for p in plan.picks)
+
+
+def test_who_found_something_asks_for_the_finder_not_who_someone_is():
+    assert question_kinds("GPT3が思考の連鎖を使えるって、だれが見つけたの？") == ["source"]
+    assert question_kinds("誰がスケーリング則を見つけたの？") == ["source"]
+    assert question_kinds("who first noticed gpt-3 could do chain of thought?") == ["source"]
+    assert question_kinds("カプランって誰？") == ["definition"]
+    assert question_kinds("who wrote the eight things paper?") == ["definition"]
+
+
+def test_a_sentence_that_fits_the_kind_but_holds_no_word_of_the_question_is_not_added():
+    """"who discovered ...?": a sentence naming another study (et al., a year) fits 'source' but
+    says nothing of what was asked."""
+    h = [hit(1, "Bowman stresses that GPT-3's ability to profit from chain-of-thought prompting was "
+                "discovered by users after release.", doc="claim-2", claims=(2,)),
+         hit(2, "Kadavath et al. 2022 showed that large models can estimate well whether their own "
+                "answers are right.", doc="hallucination", claims=(2,))]
+    plan = make_plan("who discovered that gpt-3 could do chain of thought?", h)
+    assert "by users" in plan.text and "Kadavath" not in plan.text
+
+
+def test_a_lead_holding_most_of_the_question_stays_first():
+    """A sentence that fits the kind goes first only when it holds as much of the question as the
+    lead: "what was the thing about GPT-4 counting primes?" opens on the primes, not on what
+    GPT-4 is."""
+    h = [hit(1, "Asked how many prime numbers lie between 150 and 250, an early GPT-4 answered 13; "
+                "when it first listed the primes, it counted 18 correctly.", doc="claim-8", claims=(8,)),
+         hit(2, "GPT-4 is OpenAI's successor to GPT-3; its technical report is arXiv:2303.08774.",
+             doc="claim-8", claims=(8,))]
+    plan = make_plan("for claim 8, what was the thing about GPT-4 counting primes?", h)
+    assert "prime numbers" in plan.picks[0].sentence

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 CONCRETE_BONUS = 0.2  # measured: "give me an example" took "X means ..., such as ..." before
 QUOTED_COST = 0.5  # a sentence holding what the question quotes (「記事に『…』ってあるけど本当？」)
 AFTER_QUOTE_BONUS = 0.2  # ... and the sentence right after it, which explains what it quotes
+QUOTED_WORD_BONUS = 0.4  # a sentence that quotes the word the question quotes (「見える」って言い方)
 KIND_BONUS = 0.25  # a sentence that fits the question's kind (measured: benchmarks/answers.py)
 SAME_LANGUAGE = {"en": 0.2, "ja": 0.45}  # Japanese readers should read Japanese
 MIN_LEAD_SCORE = 0.35  # below this no sentence "answers"; the fallback takes the best passage
@@ -292,8 +293,12 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     checks_article = "check" in kinds and cue(_CITES_ARTICLE, question)
     asks_article = not checks_article and cue(_ASKS_ARTICLE_VIEW, question)
     quoted = [normalized(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
+    # 「なんで「見える」って言い方なの？」, 'why does it say "appear"?': a word, not a passage; the
+    # sentence that quotes it too (「見える」という慎重な表現は…) is about the word
+    words = [normalized(a or b).lower() for a, b in re.findall(r"「([^」]{1,5})」|[\"“]([^\"”]{1,11})[\"”]", question)]
     split = {hit.chunk_id: sentences_of(hit.text) for _, _, _, hit in candidates}  # once a passage
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
+    shares: dict[int, float] = {}  # candidate -> share of the question's terms it holds
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
@@ -313,6 +318,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
             # あるけど、ほんと？」: they have read the article and ask what the notes say
             rank_cost += QUOTED_COST
+        quotes_word = bool(words) and any(re.search(r"[「\"“]" + re.escape(w), normalized(sent).lower())
+                                          for w in words)
+        if quotes_word:
+            rank_cost -= QUOTED_WORD_BONUS
+            fits = fits or wanted[:1]  # what the question asks of the word, it answers
         prev = split[hit.chunk_id][i - 1] if i > 0 else ""
         if quoted and prev and any(q in normalized(prev) for q in quoted):
             # 「なんで「すごい人間っぽい」って言ってるの？」: the sentence after the quoted one says it
@@ -346,9 +356,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                  - (0.1 if is_glossary(hit.source) else 0.0))
         why = (f"{round(overlap * 100)}% of the question's terms"
                + (f", fits '{'/'.join(fits)}'" if fits else "")
+               + (", quotes the word asked about" if quotes_word else "")
                + (", in the question's language" if s_lang == lang else "")
                + (f", meaning {sim:.2f}" if sim else ""))
         scored.append((score, k, sent, n, tset, fits, why))
+        shares[k] = overlap
     scored.sort(key=lambda x: (-x[0], x[1]))
     # the answer opens in the question's language when a sentence in it answers at all ("why
     # though?" in English after a Japanese question retrieved the Japanese summary first)
@@ -382,6 +394,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             text = with_next(sentences, idx, limit=LEAD_WITH_NEXT)
             why_first += "; with the next sentence of its passage, which carries its point on"
     q_all = set().union(*reading_terms)
+    asked = {t for r in readings for t in tokenize(r)
+             if t not in STOPWORDS and t not in JA_STOP and not is_hiragana(t)}
     before = next((x for x in scored if candidates[x[1]][3] is first_hit
                    and candidates[x[1]][2] == idx - 1), None)
     short = text == best[2] and len(text) < SHORT_LEAD and before is not None and before[4] & q_all
@@ -395,6 +409,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     covered_terms = set(best[4])
     answered = set(best[5])
     fits_of = {0: best[5]}
+    share_of = {0: shares[best[1]]}
     for score, k, sent, n, tset, fits, why in scored[1:]:
         if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
             break
@@ -408,11 +423,17 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             continue  # it reads the learner's own quote back to them
         new_kind = set(fits) - answered
         new_terms = (tset & q_all) - covered_terms
+        if new_kind and asked and not (tset | _content_heading(candidates[k][3])) & asked \
+                and "followup" not in kinds:
+            # it fits the kind but holds no word of the question, cue words included ("who
+            # found ...?": a sentence on Kadavath et al.; "BM25 in Japanese?": what RAG is)
+            continue
         if new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
                         and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all)):
             reason = (f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
                       f"adds {len(new_terms)} question term(s) the first sentence lacks")
             fits_of[len(plan.picks)] = fits
+            share_of[len(plan.picks)] = shares[k]
             hit_sents = sentences_of(candidates[k][3].text)
             text = with_next(hit_sents, candidates[k][2]) if len(sent) < 60 else sent
             if any(text != sent and text in p.sentence for p in plan.picks):
@@ -436,9 +457,15 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             overview.why += "; the claim's position answers a yes-or-no question first"
             plan.picks = [overview] + [p for p, _ in kept]
             fits_of = {0: [], **{i + 1: f for i, (_, f) in enumerate(kept)}}
+            share_of = {0: float("inf")}  # the position goes first
     if len(plan.picks) > 1:  # the parts of the answer in the order the question asks them
         order = {k: i for i, k in enumerate(kinds)}
         rank = [min((order.get(f, 9) for f in fits_of[i]), default=9) for i in range(len(plan.picks))]
+        # a lead that fits no kind but holds more of the question than every sentence that fits
+        # one stays first ("what was the thing about gpt4 counting primes?" opens on the primes)
+        if not fits_of[0] and all(share_of.get(i, 0.0) < share_of[0]
+                                  for i in range(1, len(plan.picks)) if fits_of.get(i)):
+            rank[0] = -1
         plan.picks = [p for _, _, p in sorted(zip(rank, range(len(rank)), plan.picks))]
     return plan
 
@@ -516,6 +543,15 @@ def _claim_words(question: str) -> set[str]:
     for m in _CLAIM_WORDS.finditer(unicodedata.normalize("NFKC", question)):
         out |= {t for g in m.groups() if g for t in tokenize(g)}
     return out
+
+
+JA_SUMMARY = "日本語の要点"  # every note's Japanese summary section is headed so
+
+
+def _content_heading(hit: Hit) -> set[str]:
+    """The heading's terms, unless the heading only says the section is the Japanese summary
+    (日本語の要点 names the section's language, not what it says)."""
+    return set() if JA_SUMMARY in hit.location else heading_terms(hit)
 
 
 def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -> None:

@@ -12,6 +12,8 @@ from .lexical import JA_STOP, is_hiragana, stem, tokenize
 from .retrieve import referenced_claims
 
 
+# 「だれが見つけたの？」 asks for the study (or the people) that found it, not who someone is
+_FOUND = r"が[^。？?]{0,30}?(?:見つけ|見出し|示し|発見|測|提案|気づ|気付)"
 _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
                    r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
@@ -27,14 +29,14 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
                r"何[人回件枚歳位]|くらい|ぐらい|(?<![A-Za-z0-9\-])\d+(?![A-Za-z\-\d年])"),  # not 2022年
-    "source": (r"\b((which|what) (paper|study|studies|source|article|research|work)|who (found|showed|"
-               r"measured|discovered|proposed)|citation|cite)\b",
-               r"どの論文|何の論文|なんの論文|どの研究|どこの研究|出典|元ネタ|引用元|誰が(見つけ|示し|発見|測)"),
+    "source": (r"\b((which|what) (paper|study|studies|source|article|research|work)|who (first )?(found|showed|"
+               r"measured|discovered|proposed|noticed|realized|realised|figured)|citation|cite)\b",
+               r"どの論文|何の論文|なんの論文|どの研究|どこの研究|出典|元ネタ|引用元|(?:誰|だれ)" + _FOUND),
     "definition": (r"\b((?!what(?:'s| is|s) (?:going on|happening|inside))(?:what (?:is|are|was|were|"
                    r"does .+ mean)|what's|whats)|define|definition|"
                    r"meaning|mean by|stand for|who (?:is|are|was|were|wrote|authored|made|created|published)|"
                    r"what do you call)\b",
-                   r"とは|って何|ってなに|って？|とは何|意味|定義|誰|だれ|どういう|どんな|何のこと|なんのこと|"
+                   r"とは|って何|ってなに|って？|とは何|意味|定義|(?:誰|だれ)(?!" + _FOUND + ")|どういう|どんな|何のこと|なんのこと|"
                    r"(?:ざっくり|簡単に|一言で|要するに)(?:言うと|いうと)?\s*(?:何|なに|なん)"),
 }
 _FOLLOWUP = (r"^(and\s+)?(why|how( so| come)?|really|such as|for example|example|give me an example|"
