@@ -8,12 +8,13 @@ overview, follow-up; "general" when no cue is found), recognised from English an
 words (:mod:`tutor.question`). Candidate sentences come from the top sources that are on the
 question's *topic* (the claim or document of the best source: a sentence about claim 2 is not
 added to an answer about claim 4), and from the sections of the topic's note, the glossary and
-the article that retrieval did not return (:mod:`tutor.sections`). They are scored by how much of the question they hold, how they fit the kind ("because"
-for why, a figure for how much, "for example" for an example...), and whether they are in the
-question's language. A second or third sentence is added only when it answers a kind not yet
-answered, or holds question terms the earlier ones do not. Every choice is recorded as a line of
-:meth:`Plan.explain`, shown in the Inspector ("why these sentences"). What a single sentence
-shows (a figure, a definition, a "because", a pointer back) is read by :mod:`tutor.sentences`.
+the article that retrieval did not return (:mod:`tutor.sections`). They are scored by how much
+of the question they hold, how they fit the kind ("because" for why, a figure for how much, "for
+example" for an example...), and whether they are in the question's language. A second or
+third sentence is added only when it answers a kind not yet answered, or holds question terms the
+earlier ones do not. Every choice is recorded as a line of :meth:`Plan.explain`, shown in the
+Inspector ("why these sentences"). What a single sentence shows (a figure, a definition, a
+"because", a pointer back) is read by :mod:`tutor.sentences`.
 """
 from __future__ import annotations
 
@@ -295,7 +296,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     quoted = [normalized(a or b) for a, b in re.findall(r"「([^」]{6,})」|\"([^\"]{12,})\"", question)]
     # 「なんで「見える」って言い方なの？」, 'why does it say "appear"?': a word, not a passage; the
     # sentence that quotes it too (「見える」という慎重な表現は…) is about the word
-    words = [normalized(a or b).lower() for a, b in re.findall(r"「([^」]{1,5})」|[\"“]([^\"”]{1,11})[\"”]", question)]
+    words = [normalized(a or b).lower()
+             for a, b in re.findall(r"「([^」]{1,5})」|[\"“]([^\"”]{1,11})[\"”]", question)]
     split = {hit.chunk_id: sentences_of(hit.text) for _, _, _, hit in candidates}  # once a passage
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     shares: dict[int, float] = {}  # candidate -> share of the question's terms it holds

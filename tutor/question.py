@@ -14,6 +14,7 @@ from .retrieve import referenced_claims
 
 # 「だれが見つけたの？」 asks for the study (or the people) that found it, not who someone is
 _FOUND = r"が[^。？?]{0,30}?(?:見つけ|見出し|示し|発見|測|提案|気づ|気付)"
+
 _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
                    r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
