@@ -368,6 +368,16 @@ def test_gate_leaves_out_a_line_that_does_not_end_like_a_sentence():
     assert out.startswith("Bowman 2023 is a survey paper")
 
 
+def test_gate_leaves_out_a_sentence_that_uses_a_citation_as_a_word():
+    src = ["GPT-3 was trained with roughly 20,000 times the compute of the original GPT."]
+    gate = SentenceGate("", src, 2)
+    out, _ = gate.feed("The source says that [2] quotes a figure showing how the original GPT was "
+                       "trained with roughly 20,000 times the compute of the original GPT.\n")
+    assert out == ""
+    out, _ = gate.feed("GPT-3 was trained with roughly 20,000 times the compute of the original GPT [1].\n")
+    assert out.startswith("GPT-3 was trained")
+
+
 def _entry(term: str, text: str) -> Hit:
     return Hit(0, f"glossary@v#{term}", "glossary", "Glossary", "corpus/notes/glossary.md", term,
                text, 0.0, 0.0)

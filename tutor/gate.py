@@ -21,6 +21,9 @@ _COMPLETE = re.compile(r"[.!?。！？][\"'”’」』)）]*(\s*\[\d+\])*[.。]
 _BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(says?|states?|notes?|shows?|explains?|mentions?|"
                             r"reports?|argues?|は|によると|では|$)", re.I)
 _LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
+# "The source says that [2] quotes a figure ...": a citation used as a word inside the sentence
+_CITATION_AS_WORD = re.compile(r"\[\d+\]\s+(quotes?|says?|states?|notes?|shows?|explains?|mentions?|"
+                               r"reports?|argues?|describes?|gives?|lists?|cites?|is|was|has)\b", re.I)
 # a sentence ends at "." "!" "?" followed by a space (never at the end of what has streamed so
 # far: "0." may be the start of "0.076"), at a Japanese 。！？ not followed by a closing bracket
 # (Japanese puts no space after it), or at a line break; the citations after its full stop
@@ -146,6 +149,8 @@ class SentenceGate:
         if _BARE_CITATION.match(sentence) or (self._after_citation and not self.accepted
                                               and re.match(r"\s*[a-z]", sentence)):
             return "empty"  # "[1] says that ...": a citation where the subject should be
+        if _CITATION_AS_WORD.search(sentence):
+            return "empty"  # "... that [2] quotes a figure": the same, inside the sentence
         if _ECHO.match(sentence):
             return "empty"  # the prompt read back
         if _LABEL.match(sentence) and not re.search(r"\[\d+\]", sentence):
