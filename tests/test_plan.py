@@ -378,6 +378,20 @@ def test_gate_leaves_out_a_sentence_that_uses_a_citation_as_a_word():
     assert out.startswith("GPT-3 was trained")
 
 
+def test_gate_drops_the_echoed_instruction_and_judges_japanese_by_its_content_words():
+    """Qwen opened 11 of 15 Japanese answers with 「日本語で答えてください。」, the prompt's own
+    line, which stopped the answer as ungrounded; and a plain Japanese answer (「…中立ではありま
+    せん。」) failed on its particles' bigrams (した, だけ), which no source needs to hold."""
+    src = ["事前学習だけのモデルは中立ではなく、学習データの偏りを映します。"]
+    gate = SentenceGate("", src, 1, language="ja")
+    out, verdict = gate.feed("日本語で答えてください。\n")
+    assert out == "" and verdict is None
+    out, verdict = gate.feed("事前学習しただけのモデルなら中立ではありません。 [1]\n")
+    assert verdict is None and out.startswith("事前学習しただけのモデル")
+    out, verdict = gate.feed("量子コンピュータの暗号解読は未解決の難問です。 [1]\n")
+    assert verdict == "ungrounded" and out == ""
+
+
 def _entry(term: str, text: str) -> Hit:
     return Hit(0, f"glossary@v#{term}", "glossary", "Glossary", "corpus/notes/glossary.md", term,
                text, 0.0, 0.0)

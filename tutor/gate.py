@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from .ingest import ABBREVIATION, language_of, split_sentences
-from .lexical import tokenize
+from .lexical import is_hiragana, tokenize
 
 _COMPLETE = re.compile(r"[.!?。！？][\"'”’」』)）]*(\s*\[\d+\])*[.。]?$")
 _BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(says?|states?|notes?|shows?|explains?|mentions?|"
@@ -33,8 +33,9 @@ _TRAILING_CITES = re.compile(r"(?:\s*\[\d+\])+[.。]?\s*")
 # "The emergence debate: ...", "Key point:": a short label before a colon opens a heading
 _LABEL = re.compile(r"^\s*[#*\-]*\s*[A-Za-z][\w'’\- ]{0,40}:\s")
 # the prompt's own words, echoed back: "Question: ...", "Answer from the sources, ..."
-_ECHO = re.compile(r"^\s*(question|answer from the sources|sources?|日本語で答えてください)\s*[:：.]",
-                   re.I)
+_ECHO = re.compile(r"^\s*(question|answer from the sources|sources?|日本語で答えてください)\s*[:：.]|"
+                   # 「日本語で答えてください。」, 「日本語で回答します。」: the instruction, not an answer
+                   r"^\s*日本語で(?:答え|回答)(?:てください|て下さい|ます|します)?\s*[。.]?\s*$", re.I)
 
 
 def _norm_sentence(text: str) -> str:
@@ -174,5 +175,9 @@ class SentenceGate:
                                  for seen, seen_figures in self._seen_terms):
             return "repetition"  # the same sentence again with a word or two changed, no new figure
         self._seen_terms.append((own, figures))
-        grounded = sum(1 for t in terms if t in self._source_terms) / len(terms)
+        # a hiragana bigram (した, だけ) is a particle or an inflection, not a claim: in Japanese
+        # the content words (kanji, katakana, Latin) are what must come from the sources
+        content = [t for t in terms if not is_hiragana(t)]
+        judged = content if len(content) >= 3 else terms
+        grounded = sum(1 for t in judged if t in self._source_terms) / len(judged)
         return "ungrounded" if grounded < self._min else None
