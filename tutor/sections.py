@@ -38,8 +38,6 @@ HEADING_CUES: dict[str, tuple[str, str]] = {
 
 
 MORE_SECTIONS = 2  # unretrieved sections of the topic's note the plan may also draw from
-
-
 UNRETRIEVED = 0.3  # ... each weighing as much less as a fourth-ranked source (measured)
 
 
