@@ -392,6 +392,17 @@ def test_gate_drops_the_echoed_instruction_and_judges_japanese_by_its_content_wo
     assert verdict == "ungrounded" and out == ""
 
 
+def test_gate_leaves_out_a_question_the_model_writes():
+    """Qwen wrote the learner's question back (「…人間に勝ったの？[1]」): a question answers nothing."""
+    src = ["LeetCode問題で38.0%（人間のユーザーは38.2%で同等）でした。"]
+    gate = SentenceGate("", src, 1, language="ja")
+    out, verdict = gate.feed("LeetCodeの問題でGPT-4は人間に勝ったの？[1]\n")
+    assert out == "" and verdict is None
+    gate = SentenceGate("", ["The loss falls as a power law in model size."], 1)
+    out, verdict = gate.feed("Does the loss fall as a power law in model size? [1]\n")
+    assert out == "" and verdict is None
+
+
 def _entry(term: str, text: str) -> Hit:
     return Hit(0, f"glossary@v#{term}", "glossary", "Glossary", "corpus/notes/glossary.md", term,
                text, 0.0, 0.0)

@@ -154,6 +154,8 @@ class SentenceGate:
             return "empty"  # "... that [2] quotes a figure": the same, inside the sentence
         if _ECHO.match(sentence):
             return "empty"  # the prompt read back
+        if re.search(r"[?？]$", _TRAILING_CITES.sub("", sentence).strip()):
+            return "empty"  # a question ("LeetCodeの問題でGPT-4は人間に勝ったの？", read back): no answer
         if _LABEL.match(sentence) and not re.search(r"\[\d+\]", sentence):
             return "empty"  # "The emergence debate: Wei et al. ...": a heading, not a sentence
         if self._language == "ja" and language_of(sentence) != "ja":
