@@ -18,12 +18,13 @@ from .ingest import ABBREVIATION, language_of, split_sentences
 from .lexical import is_hiragana, tokenize
 
 _COMPLETE = re.compile(r"[.!?。！？][\"'”’」』)）]*(\s*\[\d+\])*[.。]?$")
-_BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(says?|states?|notes?|shows?|explains?|mentions?|"
-                            r"reports?|argues?|は|によると|では|$)", re.I)
+# verbs that make a citation the subject of a sentence ("[1] says that ...")
+_CITING = r"says?|states?|notes?|shows?|explains?|mentions?|reports?|argues?"
+_BARE_CITATION = re.compile(r"\s*(\[\d+\]\s*)+(" + _CITING + r"|は|によると|では|$)", re.I)
 _LEADING_CITATION = re.compile(r"^\s*(\[\d+\]\s*)+(?=\S)")
 # "The source says that [2] quotes a figure ...": a citation used as a word inside the sentence
-_CITATION_AS_WORD = re.compile(r"\[\d+\]\s+(quotes?|says?|states?|notes?|shows?|explains?|mentions?|"
-                               r"reports?|argues?|describes?|gives?|lists?|cites?|is|was|has)\b", re.I)
+_CITATION_AS_WORD = re.compile(r"\[\d+\]\s+(" + _CITING + r"|quotes?|describes?|gives?|lists?|cites?|"
+                               r"is|was|has)\b", re.I)
 # a sentence ends at "." "!" "?" followed by a space (never at the end of what has streamed so
 # far: "0." may be the start of "0.076"), at a Japanese 。！？ not followed by a closing bracket
 # (Japanese puts no space after it), or at a line break; the citations after its full stop

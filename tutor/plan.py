@@ -31,8 +31,8 @@ from .lexical import JA_STOP, STOPWORDS, is_hiragana, tokenize
 from .question import CUE_WORDS, FILLER, POINTERS, cue, question_kinds
 from .retrieve import referenced_claims
 from .sections import (ARTICLE_ID, HEADING_CUES, UNRETRIEVED, admits, article_sections,
-                       chunk_order, glossary_entries, heading_terms, is_entry_of, more_sections,
-                       overview_section, term_share, topic_of)
+                       chunk_order, content_heading_terms, glossary_entries, heading_terms,
+                       is_entry_of, more_sections, overview_section, term_share, topic_of)
 from .sentences import (ANSWER_CUES, CONCRETE, EXPLICIT, defines, has_figure, lists_things, models_named,
                         normalized, opening_bonus, points_back, sentences_of, usable_sentence, with_next)
 
@@ -425,7 +425,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             continue  # it reads the learner's own quote back to them
         new_kind = set(fits) - answered
         new_terms = (tset & q_all) - covered_terms
-        if new_kind and asked and not (tset | _content_heading(candidates[k][3])) & asked \
+        if new_kind and asked and not (tset | content_heading_terms(candidates[k][3])) & asked \
                 and "followup" not in kinds:
             # it fits the kind but holds no word of the question, cue words included ("who
             # found ...?": a sentence on Kadavath et al.; "BM25 in Japanese?": what RAG is)
@@ -545,15 +545,6 @@ def _claim_words(question: str) -> set[str]:
     for m in _CLAIM_WORDS.finditer(unicodedata.normalize("NFKC", question)):
         out |= {t for g in m.groups() if g for t in tokenize(g)}
     return out
-
-
-JA_SUMMARY = "日本語の要点"  # every note's Japanese summary section is headed so
-
-
-def _content_heading(hit: Hit) -> set[str]:
-    """The heading's terms, unless the heading only says the section is the Japanese summary
-    (日本語の要点 names the section's language, not what it says)."""
-    return set() if JA_SUMMARY in hit.location else heading_terms(hit)
 
 
 def _number_added(plan: Plan, passages: Sequence[tuple[Hit, int]], after: int) -> None:

@@ -92,6 +92,15 @@ def heading_terms(hit: Hit) -> set[str]:
     return {t for t in tokenize(hit.location) if t not in JA_STOP and t not in CUE_WORDS}
 
 
+JA_SUMMARY = "日本語の要点"  # every note's Japanese summary section is headed so
+
+
+def content_heading_terms(hit: Hit) -> set[str]:
+    """The heading's terms, unless the heading only says the section is the Japanese summary
+    (日本語の要点 names the section's language, not what it says)."""
+    return set() if JA_SUMMARY in hit.location else heading_terms(hit)
+
+
 def more_sections(more: Callable[[str], Sequence[Hit]], passages: Sequence[tuple[Hit, int]],
                    claims: set[int] | None, doc: str | None, lang: str,
                    reading_terms: Sequence[set[str]], kinds: Sequence[str],
