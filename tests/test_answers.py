@@ -141,6 +141,7 @@ def test_a_model_that_explains_gets_the_planned_sentences_in_the_question(tutor_
 
 @pytest.mark.parametrize("question", [
     "how much is a chatgpt plus subscription per month?",
+    "how much does chatgpt plus cost a month",
     "how do i fine-tune llama 3 with LoRA on a single 24gb gpu",
     "GPT-4のAPIって1000トークンあたりいくら？",
     "暗号資産のトークンってどこで買うのがおすすめ？",

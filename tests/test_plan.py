@@ -687,3 +687,37 @@ def test_a_lead_holding_most_of_the_question_stays_first():
              doc="claim-8", claims=(8,))]
     plan = make_plan("for claim 8, what was the thing about GPT-4 counting primes?", h)
     assert "prime numbers" in plan.picks[0].sentence
+
+
+def test_a_sentence_that_announces_what_follows_reads_with_the_next_one():
+    """"... because of two choices in Kaplan's method." answers a why only with the choices
+    (heldout13: "why did kaplan and hoffmann get diffrent answers"); the extras of an answer
+    take the next sentence only when the sentence is short, or announces it."""
+    from tutor.sentences import announces, with_next
+    sents = ["Kaplan and Chinchilla disagree mainly because of two choices in Kaplan's method.",
+             "Kaplan et al. used one fixed learning-rate schedule for their runs.",
+             "A third sentence."]
+    assert announces(sents[0]) and announces("Bowman draws two lessons from claim 8.")
+    assert announces("理由は2つです。") and not announces("Kaplan et al. fitted two exponents.")
+    assert with_next(sents, 0, limit=60) == " ".join(sents[:2])
+    assert with_next(sents, 1, limit=60) == sents[1]
+
+
+def test_a_count_in_words_is_a_figure_but_the_papers_title_is_not():
+    from tutor.sentences import has_figure
+    assert has_figure("Bubeck et al. queried the system three times over about a month.")
+    assert has_figure("Chinchilla used twice the data.")
+    assert not has_figure('Bowman 2023, "Eight Things to Know about Large Language Models", is a survey.')
+
+
+def test_a_misspelt_what_is_still_asks_for_a_definition():
+    assert question_kinds("wats in-context learning? is it like few shot") == ["definition"]
+    assert question_kinds("wat is sycophancy") == ["definition"]
+
+
+def test_a_consequence_after_so_is_a_reason():
+    from tutor.question import cue
+    from tutor.sentences import ANSWER_CUES
+    assert cue(ANSWER_CUES["why"], "Exact match gives credit only when every token is right, "
+               "so a model that gets most tokens right still scores zero.")
+    assert not cue(ANSWER_CUES["why"], "Two studies have tested it, so far.")

@@ -52,8 +52,10 @@ COURSE_WORD_SHARE = 0.6  # share of min_score such a question's best source must
 # heldout6/7: "how much is a chatgpt plus subscription", 「ClaudeのAPIって…いくら？」 reached a
 # relevance of 0.22-0.32 from "GPT", "トークン" or "100万"; no covered question in any set
 # uses these words with a best relevance under 0.45; heldout10's first run answered
-# 「暗号資産のトークンってどこで買うのがおすすめ？」 from the scaling-law note's トークン (buying)
+# 「暗号資産のトークンってどこで買うのがおすすめ？」 from the scaling-law note's トークン (buying);
+# heldout14's "how much does chatgpt plus cost a month" from the note on serving costs
 PRODUCT_WORDS = re.compile(r"\b(subscription\w*|pric(?:e|es|ing|ed)|per month|release date|"
+                           r"costs? (?:a|per|each) (?:month|year)|monthly (?:fee|plan|price|cost)|"
                            r"next version|install\w*|lora|api|download\w*|buy|buying|purchas\w*)\b|"
                            r"料金|値段|価格|月額|買う|買え|買い|購入|"
                            r"いくら(?:\s*[？?]|かかる|する|です|なの|だっけ)|サブスク|いつ出る|発売|"

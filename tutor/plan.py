@@ -437,7 +437,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             fits_of[len(plan.picks)] = fits
             share_of[len(plan.picks)] = shares[k]
             hit_sents = sentences_of(candidates[k][3].text)
-            text = with_next(hit_sents, candidates[k][2]) if len(sent) < 60 else sent
+            text = with_next(hit_sents, candidates[k][2], limit=60)
             if any(text != sent and text in p.sentence for p in plan.picks):
                 continue
             if any(p.sentence in text for p in plan.picks):

@@ -34,7 +34,7 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
                r"measured|discovered|proposed|noticed|realized|realised|figured)|citation|cite)\b",
                r"どの論文|何の論文|なんの論文|どの研究|どこの研究|出典|元ネタ|引用元|(?:誰|だれ)" + _FOUND),
     "definition": (r"\b((?!what(?:'s| is|s) (?:going on|happening|inside))(?:what (?:is|are|was|were|"
-                   r"does .+ mean)|what's|whats)|define|definition|"
+                   r"does .+ mean)|what's|whats|wats|wat(?:'s| is| are)|wht(?:'s| is))|define|definition|"
                    r"meaning|mean by|stand for|who (?:is|are|was|were|wrote|authored|made|created|published)|"
                    r"what do you call)\b",
                    r"とは|って何|ってなに|って？|とは何|意味|定義|(?:誰|だれ)(?!" + _FOUND + ")|どういう|どんな|何のこと|なんのこと|"

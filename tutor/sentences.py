@@ -20,7 +20,8 @@ ANSWER_CUES: dict[str, tuple[str, str]] = {
     "definition": (r"\b(is|are|means?|refers? to|called|known as|stands? for|names?|describes?)\b",
                    r"とは|というもの|のこと|を指|と呼|という意味|とする|です"),
     "why": (r"\b(because|since|so that|as a result|therefore|thus|due to|leads? to|causes?|"
-            r"reason|which is why|means that|comes? from|result\w*|explains?)\b",
+            r"reason|which is why|means that|comes? from|result\w*|explains?)\b|"
+            r",\s*so\s+(?!far\b|much\b|many\b|that\b)",  # "..., so a model that ... scores zero"
             r"ため|(?<![0-9０-９〜~])から|(?<!も)ので|理由|によって|結果|原因|せい|によるもの|"
             # a claim's position (「主張4は…というものです」) is the reason a question on its
             # topic wants: 「なんで指示通りに動かないの？」 gets 「確実に制御する技術はまだない」
@@ -33,7 +34,10 @@ ANSWER_CUES: dict[str, tuple[str, str]] = {
                 r"例|たとえば|例えば|実験|では、"),
     "comparison": (r"\b(whereas|while|than|unlike|rather than|in contrast|compared|instead|"
                    r"versus|more|less|fewer)\b", r"一方|より|に対して|違|比べ|ではなく|逆"),
-    "figure": (r"\d", r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),  # see has_figure
+    # a digit, or a count in words ("three queries over about a month", "twice the data")
+    "figure": (r"\d|\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+               r"fifty|hundreds?|thousands?|millions?|billions?|trillions?|twice|dozens?)\b",
+               r"\d|[一二三四五六七八九十百千万億兆]+(倍|つ|割)"),  # see has_figure
     "claim": (r"\bclaim\s*\d|\bsays?\b", r"主張\s*\d|というもの"),
     "source": (r"\bet al\b|arxiv|\b(19|20)\d\d\b", r"et al|arXiv|論文「|\d{4}"),  # names a study
 }
@@ -74,7 +78,7 @@ def models_named(text: str) -> set[str]:
         unicodedata.normalize("NFKC", text).replace("GPT ", "GPT-"))}
 
 
-_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\d{4}年|\d{1,2}月\d{1,2}日|\d{1,2}月|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
+_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\beight things\b|\d{4}年|\d{1,2}月\d{1,2}日|\d{1,2}月|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
                            r"table|part)\s*\d+|主張\s*\d|(?<![a-z0-9])gpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
 
 
@@ -165,10 +169,23 @@ def points_back(sent: str) -> bool:
     return cue(_POINTS_BACK, sent.strip().lstrip("\"'“「(（"))
 
 
+# a sentence that announces what the next ones say ("Bowman draws two lessons from claim 8.",
+# 「理由は2つです。」) answers nothing without them
+_ANNOUNCES = (r"\b(two|three|four|several) (\w+ )?(reasons?|choices|ways|causes|differences|steps|"
+              r"things|parts|points|problems|factors|changes|lessons|limits|caveats)\b[^.,;:]{0,40}\.$",
+              r"[2-4２-４二三四]つ(の(理由|点|違い|方法|原因|選択|問題|段階|要因|教訓)[^。、]{0,20}|です|あります)。$")
+
+
+def announces(sent: str) -> bool:
+    """A sentence that announces a count of reasons, choices or lessons the next ones give."""
+    return cue(_ANNOUNCES, sent.strip())
+
+
 def with_next(sentences: list[str], i: int, limit: int = 90) -> str:
-    """A short lead sentence ("The key term is X, from Y.") reads better with the next one."""
+    """A short lead sentence ("The key term is X, from Y.") reads better with the next one, and
+    one that announces what follows ("... because of two choices in Kaplan's method.") needs it."""
     lead = sentences[i]
-    if len(lead) < limit and i + 1 < len(sentences) and len(sentences[i + 1]) < 260 \
+    if (len(lead) < limit or announces(lead)) and i + 1 < len(sentences) and len(sentences[i + 1]) < 260 \
             and usable_sentence(sentences[i + 1]):
         joiner = "" if re.search(r"[。！？]$", lead) else " "
         lead = lead + joiner + sentences[i + 1]
