@@ -264,6 +264,7 @@ def test_a_japanese_question_on_how_bm25_splits_japanese_is_answered_from_the_su
 @pytest.mark.parametrize("question,covered", [
     ("子犬のトイレトレーニングってどうやるの？", False),  # トレーニング is in オーバートレーニング
     ("カジノのトークンって換金できるの？", False),  # トークン is a term of the course
+    ("犬のしつけのトレーニングって何ヶ月から始めればいい？", False),  # 犬 is in no passage
     ("チンチラって何？動物の話じゃないよね？", True),  # one unknown word (動物) of two
     ("文字しか勉強してないのになんでこの世のことわかるっぽいの？", True),
 ])
@@ -271,3 +272,23 @@ def test_a_japanese_question_mostly_about_words_the_course_never_uses_is_decline
         tutor_engine: Tutor, question, covered):
     done, _ = answer(tutor_engine, question)
     assert done.covered is covered, done.answer
+
+
+@pytest.mark.parametrize("question,covered", [
+    # course words in another sense: a recipe scaled, a cicada's emergence (heldout13-15)
+    ("how do i scale a cake recipe up for 12 people", False),
+    ("whats the best way to scale a sourdough recipe from 500g to 2kg of flour?", False),
+    ("when is the next big cicada emergence expected in illinois?", False),
+    # everyday words in a question about the course
+    ("on those emergence plots why does the jump look so sudden? feels kinda fishy", True),
+    ("so is schaeffer basically saying emergence is fake??", True),
+    ("whats the chinchila rule of thumb, like how many tokens per paramter?", True),
+    ("my friend says GPT-4 just copies surface statistics. what does claim 3 say to that?", True),
+])
+def test_an_english_question_about_something_the_course_never_mentions_is_declined(
+        tutor_engine: Tutor, question, covered):
+    done, _ = answer(tutor_engine, question)
+    assert done.covered is covered, done.answer
+    if not covered:  # the Inspector says why
+        assert any("cake" in line or "sourdough" in line or "cicada" in line
+                   for line in done.plan["explain"]), done.plan

@@ -95,6 +95,19 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 4 and word.endswith("e") and not word.endswith("ee") else word
 
 
+def _edits(a: str, b: str, cap: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``, or ``cap + 1`` once it is certain to exceed cap."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if min(cur) > cap:
+            return cap + 1
+        prev = cur
+    return prev[-1]
+
+
 @dataclass(frozen=True)
 class LexicalHit:
     chunk_id: str
@@ -144,16 +157,35 @@ class BM25:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def unknown_words(self, text: str) -> tuple[list[str], int]:
-        """The content words of a Japanese question the indexed text never uses, and how many
-        content words it has: kanji runs (known when one of their bigrams is), whole katakana
-        words and Latin words. 「子犬のトイレトレーニング」 has two, both unknown."""
-        words = re.findall(r"[一-龥々]{2,}|[ァ-ヴー]{2,}|[a-z][a-z0-9\-]*[a-z0-9]", _normalise(text))
+        """The content words of a question the indexed text never uses, and how many content
+        words it has: kanji runs (known when one of their bigrams is), whole katakana words,
+        Latin words, and a lone kanji used as a noun (犬の, 猫が) that no indexed term holds.
+        「子犬のトイレトレーニング」 has two, both unknown; so has 「犬のしつけのトレーニング」."""
+        norm = _normalise(text)
+        words = re.findall(r"[一-龥々]{2,}|[ァ-ヴー]{2,}|[a-z][a-z0-9\-]*[a-z0-9]", norm)
         unknown = []
         for w in words:
             terms = [w] if re.fullmatch(r"[ァ-ヴー]+", w) else tokenize(w)
             if terms and not any(self._postings.get(t) for t in terms):
                 unknown.append(w)
+        # a lone kanji before a particle or the end is a noun; 細かく or 減る (a kanji with its
+        # kana ending) is a word's stem and is not counted
+        for k in re.findall(r"(?<![一-龥々])[一-龥](?=[のがをはにもでや]|[、。？！?!\s]|$)", norm):
+            if not self._postings.get(k) and not any(k in t for t in self._postings):
+                unknown.append(k)
+                words.append(k)
         return unknown, len(words)
+
+    def near_known(self, word: str) -> bool:
+        """Whether a Latin word the index never uses is one edit (two for words of nine letters
+        or more) from a word it does: a misspelling ("orginal", "diffrent", "sycophncy"). A
+        shorter word is a word of its own ("cake" is one edit from "case" and "make")."""
+        w = _stem(word.lower())
+        if len(w) < 6:
+            return False
+        allowed = 2 if len(w) >= 9 else 1
+        return any(abs(len(t) - len(w)) <= allowed and t[:1] == w[:1] and t.isascii()
+                   and _edits(w, t, allowed) <= allowed for t in self._postings)
 
     def search(self, query: str, n: int = 20, allowed: set[str] | None = None,
                readings: Sequence[str] = (), cover_readings: Sequence[str] = ()) -> list[LexicalHit]:
