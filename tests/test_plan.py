@@ -721,3 +721,82 @@ def test_a_consequence_after_so_is_a_reason():
     assert cue(ANSWER_CUES["why"], "Exact match gives credit only when every token is right, "
                "so a model that gets most tokens right still scores zero.")
     assert not cue(ANSWER_CUES["why"], "Two studies have tested it, so far.")
+
+
+@pytest.mark.parametrize("question", [
+    "how did gpt4 do on humaneval in that sparks of agi paper",
+    "how does gpt-4 perform on leetcode",
+    "how would a 10x bigger model do on the benchmark",
+])
+def test_how_a_model_did_asks_for_its_result(question):
+    """"how did X do on Y" asks for a score, not how something works."""
+    assert question_kinds(question) == ["figure"]
+
+
+def test_how_it_does_something_is_still_a_how_question():
+    assert question_kinds("how does it do that") == ["how"]
+
+
+def test_is_called_defines_the_term():
+    from tutor.sentences import defines
+    assert defines("An ability is called emergent when smaller models lack it, larger models "
+                   "have it.", ["emergence", "emergent"])
+    assert not defines("Emergent abilities are debated.", ["sycophancy"])
+
+
+def test_the_paper_a_question_names_as_its_place_is_not_what_it_asks():
+    """"in that sparks of agi paper" says where: every sentence of that paper's note holds the
+    title's words, so they do not decide which sentence answers."""
+    hits = [hit(1, "Sparks of AGI by Bubeck et al. 2023 is a report on an early GPT-4, submitted "
+                   "on 22 March 2023.", doc="bubeck-2023", claims=(3,)),
+            hit(2, "On the HumanEval coding benchmark, the early GPT-4 scored 82% pass@1.",
+                doc="bubeck-2023", claims=(3,))]
+    plan = make_plan("how did gpt4 do on humaneval in that sparks of agi paper", hits)
+    assert plan.text.startswith("On the HumanEval"), plan.text
+
+
+def test_a_follow_up_that_asks_again_about_another_thing_keeps_the_kind():
+    history = [("What's the data-size exponent in Kaplan's scaling laws?", "... about 0.095 ...")]
+    assert question_kinds("ok and the one for compute?", history) == ["followup", "figure"]
+    assert question_kinds("what about data?", [("how much compute did gpt-3 use?", "")]) \
+        == ["followup", "figure"]
+    # a bare "why?" is still a follow-up asking why
+    assert question_kinds("why?", history) == ["followup", "why"]
+
+
+def test_a_pointer_to_another_note_is_not_an_answer():
+    assert not usable_sentence("The emergence-debate note covers the argument in more detail.")
+    assert usable_sentence("The emergence debate covers two arguments about how abilities are measured.")
+
+
+def test_the_last_of_a_list_is_not_a_figure():
+    from tutor.sentences import has_figure
+    assert not has_figure("The compute exponent is the smallest of the three, so large increases "
+                          "in compute are needed.")
+    assert has_figure("GPT-4 was asked three times over about a month.")
+
+
+def test_an_example_question_takes_the_sentence_that_gives_examples_of_the_term():
+    g = Glossary(parse(GLOSSARY_EMERGENCE))
+    hits = [hit(1, "Schaeffer et al. 2023 argue that abilities such as exact-match tasks only look "
+                   "emergent because of the metric.", doc="claim-2", claims=(2,)),
+            hit(2, "Two standard examples of emergent abilities are multi-digit arithmetic and "
+                   "chain-of-thought prompting.", doc="claim-2", claims=(2,))]
+    plan = make_plan("give me an example", hits, glossary=g,
+                     history=[("what is emergence?", "An ability is called emergent when ...")])
+    assert plan.text.startswith("Two standard examples"), plan.text
+
+
+GLOSSARY_EMERGENCE = """---
+id: glossary
+title: Glossary
+---
+
+## Emergence (創発)
+
+Terms: emergence; emergent ability; emergent abilities; emergent; 創発
+
+An ability is called emergent when smaller models lack it and larger ones have it.
+
+Notes: claim-2
+"""

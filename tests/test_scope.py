@@ -31,11 +31,16 @@ def scope() -> Scope:
     return Scope(0.3, lambda: bm, lambda: glossary)
 
 
-def test_an_everyday_noun_without_a_course_word_puts_a_question_outside_the_course():
+def test_everyday_nouns_without_a_course_word_put_a_question_outside_the_course():
     s = scope()
-    assert s.off_course_words("how do i scale a cake recipe for more people") == ["cake"]
-    # the same noun in a question about a model is an analogy, not the topic
-    assert s.off_course_words("is a model's scaling recipe like a cake recipe?") is None
+    assert s.off_course_words("how do i scale a sourdough recipe to 2kg of flour") \
+        == ["sourdough", "kg", "flour"]
+    # the same nouns in a question about a model are an analogy, not the topic
+    assert s.off_course_words("is a model's scaling recipe like a sourdough recipe with more flour?") \
+        is None
+    # one such word is not enough: learners write "out of nowhere" or "stuff" about the course
+    # (heldout17's first run declined two covered questions when one was)
+    assert s.off_course_words("how do i scale a cake recipe for more people") is None
 
 
 def test_chat_words_contractions_and_misspellings_are_not_everyday_nouns():
@@ -44,12 +49,12 @@ def test_chat_words_contractions_and_misspellings_are_not_everyday_nouns():
     assert s.off_course_words("why cant people explain the answer") is None
 
 
-def test_a_glossary_term_alone_needs_two_unknown_nouns_and_a_third_of_the_words():
+def test_two_unknown_nouns_must_also_be_a_third_of_the_words():
     s = scope()
     assert s.off_course_words("when is the next big cicada emergence expected in illinois?") \
         == ["cicada", "illinois"]
     assert s.off_course_words("why does emergence look so sudden? feels kinda fishy, like a "
-                              "sudden jump in the metric") is None  # two of nine words
+                              "sudden jump in the metric") is None  # two of eight words
     # an author the question names is the course
     assert s.off_course_words("is schaeffer basically saying emergence is fake??") is None
 

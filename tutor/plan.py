@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from .glossary import Glossary, Term, is_glossary
 from .ingest import language_of
 from .lexical import JA_STOP, STOPWORDS, is_hiragana, tokenize
-from .question import CUE_WORDS, FILLER, POINTERS, cue, question_kinds
+from .question import asks_again, CUE_WORDS, FILLER, POINTERS, cue, question_kinds
 from .retrieve import referenced_claims
 from .sections import (ARTICLE_ID, HEADING_CUES, UNRETRIEVED, admits, article_sections,
                        chunk_order, content_heading_terms, glossary_entries, heading_terms,
@@ -149,17 +149,17 @@ def make_plan(question: str, hits: Sequence[Hit],
     readings = glossary.readings(question) if glossary is not None else [question]
     own = [t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
            and t not in FILLER and not is_hiragana(t)]
-    if "followup" in kinds and history and len(own) < 2:
+    if "followup" in kinds and history and (len(own) < 2 or asks_again(question)):
         # "why?" is read with the question it follows; "and how do they estimate the compute"
         # has words of its own, which are what its answer must hold (retrieval and the topic
-        # still come from both)
+        # still come from both); "and the one for compute?" asks the last question again
         readings = [f"{history[-1][0]} {r}" for r in readings]
     # "claim 3 mentions colour words??": the named claim sets the topic; its words do not
     # make a sentence an answer (the claim's first sentence won on "claim" and "3")
     named = _claim_words(question) if "claim" not in kinds else set()
     reading_terms = [set(t for t in tokenize(r) if t not in JA_STOP and t not in CUE_WORDS
                          and t not in POINTERS and t not in named) for r in readings]
-    reading_terms = [_without_locator(r, readings[0]) for r in reading_terms]
+    reading_terms = [_without_locator(r, text) for r, text in zip(reading_terms, readings)]
     reading_terms = [r for r in reading_terms if r] or [set()]
     if not hits:
         return plan
@@ -301,20 +301,35 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     split = {hit.chunk_id: sentences_of(hit.text) for _, _, _, hit in candidates}  # once a passage
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     shares: dict[int, float] = {}  # candidate -> share of the question's terms it holds
+    asked_terms = _asked_terms(readings[0], glossary)
+    # "and the one for compute?": read with the last question, but answered about compute
+    again = {t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
+             and t not in FILLER and not is_hiragana(t)} if "followup" in kinds and asks_again(question) else set()
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
-        hset = heading_terms(hit) - tset
-        overlap = max(term_share(r & tset, r, idf) + HEADING_WEIGHT * term_share(r & hset, r, idf)
-                      for r in reading_terms)
-        phrases = len(q_pairs & set(zip(terms, terms[1:])))
-        s_lang = language_of(sent)
         fits = [kd for kd in wanted if (defines(sent, names) if kd == "definition"
                                         else has_figure(sent) if kd == "figure"
                                         else cue(ANSWER_CUES[kd], sent))]
         fits += [kd for kd in wanted if kd not in fits and kd in HEADING_CUES
                  and cue(HEADING_CUES[kd], hit.location) and (kd != "figure" or has_figure(sent))]
+        held = set(tset)
+        explicit = "example" in fits and cue(EXPLICIT, sent)
+        if "definition" in fits or explicit:
+            # a definition or an example of a term the question names, in another spelling of it,
+            # holds the question's term ("An ability is called emergent ..." for "what is
+            # emergence?"; "Two standard examples of emergent abilities ...")
+            for term in asked_terms:
+                if term.named_in(sent):
+                    held |= {t for sp in term.spellings for t in tokenize(sp)}
+        hset = heading_terms(hit) - tset
+        overlap = max(term_share(r & held, r, idf) + HEADING_WEIGHT * term_share(r & hset, r, idf)
+                      for r in reading_terms)
+        phrases = len(q_pairs & set(zip(terms, terms[1:])))
+        s_lang = language_of(sent)
         rank_cost = 0.0 if hit.chunk_id in entries else UNRETRIEVED if hit.rank == 0 else 0.08 * (n - 1)
+        if again and not again & tset:
+            rank_cost += QUOTED_COST  # about what the last question asked, not the new thing
         if any(q in normalized(sent) for q in quoted) or (besides and besides & tset and not lists_things(sent)) \
                 or (checks_article and hit.doc_id == ARTICLE_ID):
             # 「…」 the learner quotes it, "besides X": they want what else; 「記事だと…って書いて
@@ -348,6 +363,10 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                 rank_cost -= ASKED_PERSON_BONUS
         if "example" in fits and cue(EXPLICIT, sent):
             rank_cost -= CONCRETE_BONUS * 1.5
+            if any(term.named_in(sent) for term in asked_terms):
+                # "Two standard examples of emergent abilities are ...": an example of what was
+                # asked about, not a study that names one in passing ("metrics such as ...")
+                rank_cost -= CONCRETE_BONUS
         elif "example" in fits and cue(CONCRETE, sent):
             rank_cost -= CONCRETE_BONUS
         elif "example" in wanted and "definition" not in kinds and defines(sent, names):
@@ -390,7 +409,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         # a candidate (on topic, usable, not said in the last answer) and brings in no other model
         nxt = next((x for x in scored if candidates[x[1]][3] is first_hit
                     and candidates[x[1]][2] == idx + 1), None)
-        if nxt is not None and len(nxt[2]) < 260 \
+        if nxt is not None and len(nxt[2]) < 260 and language_of(nxt[2]) == language_of(text) \
                 and not models_named(nxt[2]) - models_named(text) - asked_models \
                 and not (asked_people and _people_in(nxt[2], people) - asked_people - _people_in(text, people)):
             text = with_next(sentences, idx, limit=LEAD_WITH_NEXT)
@@ -479,8 +498,32 @@ _BESIDES = (r"\b(?:besides|other than|apart from|aside from|except(?: for)?|not 
 
 # "what did bowman say about agents at the end of the paper": where it is said is no part of the
 # answer (the paper's first closing sentence won on "ends" and "paper" over the one on agents)
+# "at the end of the paper", "in that sparks of agi paper": where the answer is, not what it says;
+# every sentence of the paper's note is about the paper ("how did gpt4 do on humaneval in that
+# sparks of agi paper" got the note's opening on the paper's title and date)
 _LOCATOR = re.compile(r"\b(?:at|near|towards?|in) the (?:very )?(?:end|beginning|start|close|conclusion)"
-                      r" of (?:the|his|this|her|their|that) (?:paper|article|post|blog|essay|survey)\b", re.I)
+                      r" of (?:the|his|this|her|their|that) (?:paper|article|post|blog|essay|survey)\b|"
+                      r"\b(?:in|from)\s+(?:the|that|this|his|their)\s+(?:[\w\-.']+\s+){1,4}(?:paper|report|study)\b",
+                      re.I)
+
+
+_ASKS_ABOUT = (r"\b(?:what(?:'s| is| are| was| were|s)|wats|define|meaning of|examples? of|"
+               r"explain)\s+(?:an?\s+|the\s+)?[\"'“「]?$",
+               r"^[」\"”']?\s*(?:とは|って(?:何|なに|なん|どういう)|の意味|の例|の具体例|ってどんな)")
+
+
+def _asked_terms(reading: str, glossary: Glossary | None) -> list[Term]:
+    """The glossary terms a question asks what they are, or for an example of ("what is
+    emergence?", 「創発的能力ってなに？」; for "give me an example", read with the question it
+    follows): a sentence defining or exemplifying one in another spelling holds the question's
+    term ("An ability is called emergent ..."). A term the question only mentions ("whats the
+    chinchila rule, like how many tokens per parameter?") is not one."""
+    if glossary is None:
+        return []
+    q = unicodedata.normalize("NFKC", reading).lower()
+    return list({m.term.heading: m.term for m in glossary.matches(reading)
+                 if re.search(_ASKS_ABOUT[0], q[:m.start]) or re.search(_ASKS_ABOUT[1], q[m.end:])}
+                .values())
 
 
 def _without_locator(terms: set[str], question: str) -> set[str]:

@@ -19,13 +19,14 @@ _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
                    r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
     "why": (r"\b(why|how come|what causes|reason\w*|what makes)\b", r"なぜ|なんで|どうして|理由|原因"),
-    "how": (r"\b(how (?:does|do|did|is|are|was|were|can|could|would|should|to)|explain how|"
+    "how": (r"\b(how (?:does|do|did|is|are|was|were|can|could|would|should|to)"
+            r"(?! [\w\-.]+(?: [\w\-.]+){0,3} (?:(?:do|fare) (?:on|at|in|against)|perform\w*)\b)|explain how|"
             r"in what way|what (?:method|way))\b", r"どのように|どうやって|どうやる|仕組み|どうなって|方法|手順"),
     "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*|"
                 r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠"),
     "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long|good|well|accurate|bad)|what (?:exponent|number|"
                r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
-               r"scored?|accuracy|"
+               r"scored?|accuracy|how (?:did|does|do|would|will) [\w\-.]+(?: [\w\-.]+){0,3} (?:(?:do|fare) (?:on|at|in|against)|perform\w*)\b|"
                r"percent\w*|exponents?|ratios?|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
@@ -88,8 +89,28 @@ def question_kinds(question: str, history: Sequence[tuple[str, str]] = ()) -> li
         # tho" asks how strong the evidence is, not for an example of it
         out = ["check"]
     if is_followup(question, history):
+        if out == ["general"] and asks_again(question):
+            # "ok and the one for compute?" after "what's the data-size exponent?": the same
+            # question about another thing, so the same kind (a figure)
+            prior = [k for k in question_kinds(history[-1][0]) if k not in ("followup", "general")]
+            out = [k for k in prior if k != "definition"][:1] or prior[:1] or out
+            return ["followup"] + out
         out = ["followup"] + [k for k in out if k != "definition"][:1]
     return out
+
+
+def asks_again(question: str) -> bool:
+    """Whether a follow-up asks the last question again about something else ("and the one for
+    compute?"): it is read together with that question."""
+    q = question.strip()
+    return cue(_ELLIPSIS, q) and not any(cue(pair, q) for pair in _KIND_CUES.values())
+
+
+# a follow-up that asks the last question again about something else ("and the one for compute?",
+# "what about data?", 「じゃあパラメータ数の方は？」)
+_ELLIPSIS = (r"^(?:(?:ok(?:ay)?|so|and|but|then|hmm+)\W+)*(?:and|what about|how about)\b|"
+             r"\b(?:the one for|same for|and for)\b",
+             r"(?:の方|のほう|だと|では|は)\s*[？?]+$")
 
 
 _ON_EVIDENCE = (r"^(?:(?!\b(?:examples?|for instance|such as|illustrat\w*|show me|demonstrat\w*|"
@@ -107,7 +128,7 @@ _CHECK = (r"^(is it true|is|are|was|were|can|could|does|do|did|will|would|has|ha
 
 # a pronoun after "what"/"who" is part of the question's own clause ("telling people what they
 # want to hear"), not a pointer to the last turn
-_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait|oh|huh|ah)\b|(?<!what )(?<!who )\b(that|this|these|those|"
+_ANAPHORA = (r"^(ok(ay)?|and|so|but|then|hmm+|wait|oh|huh|ah|what about|how about)\b|(?<!what )(?<!who )\b(that|this|these|those|"
              r"they|them|it|its|he|she|his|their)\b(?! (?:is|are) (?:called|known))",
              r"^(じゃあ|では|で、|それ|そう|なるほど|(?:え|えっ|へえ|へー|ふーん|あ)[、,！!])|その|それ|この|これ|"
              r"あの|彼|そこ")  # 「え、正解はいくつ？」: an exclamation answers the last turn

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .glossary import Glossary, is_glossary
 from .ingest import language_of
-from .lexical import BM25, JA_STOP, is_hiragana, tokenize
+from .lexical import BM25, JA_STOP, is_hiragana, stem, tokenize
 from .retrieve import Hit, referenced_claims
 
 JA_MIN_COVERAGE = 0.15  # measured: covered Japanese questions 0.20 and up, out-of-scope 0.00-0.08
@@ -54,13 +54,14 @@ PRODUCT_MIN_RELEVANCE = 0.45
 # questions of every set: none has more than one such word or more than half
 UNKNOWN_WORDS = 2
 # An English question is about the course when it names it: a language model, a claim, a paper,
-# an author of one. Without such a word, one everyday noun the corpus never uses says the question
-# is about something else, however many words it shares with a passage: the first runs of
-# heldout13-15 answered "how do i scale a cake (a cookie, a sourdough) recipe ..." from the note
-# on scaling recipes. With only a glossary term ("emergence", "tokens", "loss": everyday words too), two such
-# nouns and a third of the question's words are needed ("when is the next big cicada emergence
-# expected in illinois?"). Measured over the 257 covered English questions of every set: none
-# without a course word has an unknown word, none with a glossary term alone has two.
+# an author of one. Without such a word, everyday nouns the corpus never uses, at least two and a
+# third of the question's words, say it is about something else, however many words it shares
+# with a passage: the first runs of heldout13 and heldout15 answered "how do i scale a cookie (a
+# sourdough) recipe ..." from the note on scaling recipes, heldout15's "when is the next big cicada
+# emergence expected in illinois?" from the emergence debate. One such word is no evidence:
+# learners write "out of nowhere" and "making stuff up" about the course (heldout17's first run,
+# with one word enough, declined two covered questions), so heldout14's "how do i scale a cake
+# recipe up for 12 people" is still answered.
 COURSE_NAMES = re.compile(
     r"\b(models?|llms?|lms?|language models?|ai|agi|gpt[\w.\-]*|chatgpt|chat ?bots?|bots?|"
     r"claims?|papers?|article|blog|authors?|writer|bowman|tutor|app|course|notes?|lessons?|"
@@ -74,10 +75,11 @@ CHAT_WORDS = frozenset("ok okay oh ah hmm huh tho pls plz ppl kinda sorta vs lol
                        "wanna gotta btw idk imo tbh ya yeah yep nope thx thanks im ive wat wats wht".split())
 CONTRACTION = re.compile(r"(?:what|that|there|it|let|who|where|how|here|he|she)s|\w+nt|"
                          r"(?:they|you|we)re|(?:i|you|they|we)(?:ve|ll|d)")
+OFF_COURSE_WORDS = 2
 OFF_COURSE_SHARE = 1 / 3
 # ... unless the question's meaning is near a passage all the same: "is it basically a parrot
-# repeating stuff it heard ...?" (0.56) is the stochastic-parrot view in a learner's words; the
-# out-of-scope questions of every set stay at 0.39 and under ("how do i scale a cookie recipe")
+# repeating stuff it heard ...?" (cosine 0.56) is the stochastic-parrot view in a learner's words;
+# the out-of-scope questions of every set stay at 0.39 and under ("how do i scale a cookie recipe")
 OFF_COURSE_MAX_DENSE = 0.42
 # a question that names two terms of the glossary or more (チンチラ, パラメータ, トークン) is about the
 # course, whatever else it holds (「料理のレシピみたいに、チンチラ流だと1パラメータに何トークン…」)
@@ -183,22 +185,20 @@ class Scope:
         return Verdict(covered, reason)
 
     def off_course_words(self, question: str) -> list[str] | None:
-        """The everyday words that put an English question outside the course ("cake" in "how
-        do i scale a cake recipe"), or None when it is inside: see COURSE_NAMES."""
+        """The everyday words that put an English question outside the course ("cookie" in "how
+        do i scale a cookie recipe from 12 to 30 cookies"), or None when it is inside: see
+        COURSE_NAMES."""
         if COURSE_NAMES.search(question) or self._names_author(question):
             return None
         unknown, _ = self.lexical.unknown_words(question)
-        off = [w for w in dict.fromkeys(unknown)
-               if w not in CHAT_WORDS and not CONTRACTION.fullmatch(w)
-               and not (re.search(r"\d", w) and self._known(re.sub(r"\d+", "", w)))
-               and not any(self._known(f) for f in _other_forms(w))
-               and not self.lexical.near_known(w)]
-        if not off:
+        off = list({stem(w): w for w in reversed(unknown)
+                    if w not in CHAT_WORDS and not CONTRACTION.fullmatch(w)
+                    and not (re.search(r"\d", w) and self._known(re.sub(r"\d+", "", w)))
+                    and not any(self._known(f) for f in _other_forms(w))
+                    and not self.lexical.near_known(w)}.values())[::-1]
+        content = {t for t in tokenize(question) if t.isascii()}
+        if len(off) < OFF_COURSE_WORDS or len(off) < OFF_COURSE_SHARE * len(content):
             return None
-        if self.glossary.matches(question):
-            content = [t for t in tokenize(question) if t.isascii()]
-            if len(off) < 2 or len(off) < OFF_COURSE_SHARE * len(content):
-                return None
         return off
 
     def _names_author(self, question: str) -> bool:

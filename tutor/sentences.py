@@ -56,15 +56,22 @@ EXPLICIT = (r"\b(for (example|instance)|e\.g\.|examples? (is|are|include\w*)|(st
 _END = re.compile(r"[.!?。！？]([\"'”’」』)）\]]*)$")
 
 
+# a sentence that sends the reader to another note says where the answer is, not what it is
+_POINTER = re.compile(r"the [\w\-]+ note (?:covers|explains|goes|discusses|gives|has)\b[^.]*\.$", re.I)
+
+
 def usable_sentence(sent: str) -> bool:
     """A whole sentence that reads on its own: ends like a sentence, is not a heading, a list
-    lead-in ("as follows:"), a glossary data line, or a sentence opening with a bare citation."""
+    lead-in ("as follows:"), a glossary data line, a sentence opening with a bare citation, or a
+    pointer to another note."""
     s = sent.strip()
     if is_glossary_line(s) or s.endswith((":", "：")) or re.match(r"^\[\d+\]", s) \
             or re.match(r"^[”’)）,，;、。]", s) or (s.startswith('"') and s.count('"') % 2) \
             or (re.match(r"^[a-z]", s) and language_of(s) == "en") \
             or s.count("）") > s.count("（") or s.count(")") > s.count("("):
         return False  # a heading, a lead-in, or the tail of a sentence cut by a bad split
+    if _POINTER.match(s):
+        return False  # "The emergence-debate note covers the argument in more detail.": a pointer
     return bool(_END.search(s)) and len(s) >= (12 if language_of(s) == "ja" else 25)
 
 
@@ -78,7 +85,8 @@ def models_named(text: str) -> set[str]:
         unicodedata.normalize("NFKC", text).replace("GPT ", "GPT-"))}
 
 
-_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\beight things\b|\d{4}年|\d{1,2}月\d{1,2}日|\d{1,2}月|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
+_NOT_A_FIGURE = re.compile(r"arxiv:?\s*\d{4}\.\d{4,5}|\beight things\b|"
+                           r"\b(?:of|all|both|among) (?:the|these|those) (?:two|three|four|five)\b|\d{4}年|\d{1,2}月\d{1,2}日|\d{1,2}月|(?<![a-z0-9])[a-z]+\d+[a-z0-9]*|\b(19|20)\d\d[a-z]?\b|\b(claim|figure|section|"
                            r"table|part)\s*\d+|主張\s*\d|(?<![a-z0-9])gpt-?\d|\b\d+(st|nd|rd|th)\b", re.I)
 
 
@@ -117,6 +125,8 @@ def defines(sentence: str, names: Sequence[str]) -> bool:
         i = low.find(name)
         if i < 0:
             continue
+        if re.search(r"\b(?:is|are)\s+(?:called|known as|termed)\s+[\"“'‘]?" + re.escape(name) + r"\b", low):
+            return True  # "An ability is called emergent when ...": the term is what it defines
         # the term is the subject: near the start of a Japanese sentence, or after no more than
         # an article or a quote mark in English ("The debate between X and Y is ..." is not it)
         subject = i <= max(24, len(low) * 0.35) if ja else bool(
