@@ -47,6 +47,14 @@ def test_ask_no_llm_json(cli_home):
     assert "[1]" in obj["answer"] and obj["model"] is None
 
 
+def test_a_declined_question_says_why(cli_home):
+    proc = run_tutor(["ask", "--no-llm", "when is the next big cicada emergence expected in illinois?"],
+                     cli_home)
+    assert proc.returncode == 0, proc.stderr
+    assert "does not cover" in proc.stdout
+    assert "(declined: it is about something the course never mentions: cicada, illinois)" in proc.stdout
+
+
 def test_ask_with_the_real_model_from_stdin(cli_home):
     proc = run_tutor(["ask", "-", "--json"], cli_home,
                      stdin="What did Kaplan et al. find?\nWhat is sycophancy?\n")

@@ -171,6 +171,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_declined(done) -> None:  # type: ignore[no-untyped-def]
+    """Why a question was declined ("declined: it is about something the course never mentions:
+    sourdough, kg, flour"), so a learner can rephrase."""
+    if not done.covered:
+        for line in (done.plan or {}).get("explain", []):
+            print(f"({line})")
+
+
 def _print_sources(hits) -> None:  # type: ignore[no-untyped-def]
     print("\nSources:")
     for h in hits:
@@ -217,6 +225,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     if not streamed:
                         print(event.answer, end="")
                     print()
+                    _print_declined(event)
                     _print_sources(event.sources)
                     t = event.timings
                     if event.model and t.get("completion_tokens"):
@@ -321,6 +330,7 @@ def plain_chat(args: argparse.Namespace) -> int:
                     if not streamed:
                         print(event.answer, end="")
                     print()
+                    _print_declined(event)
                     _print_sources(event.sources)
                     history.append((question, event.answer))
         except KeyboardInterrupt:

@@ -56,12 +56,12 @@ UNKNOWN_WORDS = 2
 # An English question is about the course when it names it: a language model, a claim, a paper,
 # an author of one. Without such a word, everyday nouns the corpus never uses, at least two and a
 # third of the question's words, say it is about something else, however many words it shares
-# with a passage: the first runs of heldout13 and heldout15 answered "how do i scale a cookie (a
-# sourdough) recipe ..." from the note on scaling recipes, heldout15's "when is the next big cicada
+# with a passage: heldout15's first run answered "whats the best way to scale a sourdough recipe
+# from 500g to 2kg of flour?" from the note on scaling recipes and "when is the next big cicada
 # emergence expected in illinois?" from the emergence debate. One such word is no evidence:
 # learners write "out of nowhere" and "making stuff up" about the course (heldout17's first run,
-# with one word enough, declined two covered questions), so heldout14's "how do i scale a cake
-# recipe up for 12 people" is still answered.
+# with one word enough, declined two covered questions), so "how do i scale a cake recipe up for
+# 12 people" (heldout14) and the cookie recipe of heldout13 are still answered.
 COURSE_NAMES = re.compile(
     r"\b(models?|llms?|lms?|language models?|ai|agi|gpt[\w.\-]*|chatgpt|chat ?bots?|bots?|"
     r"claims?|papers?|article|blog|authors?|writer|bowman|tutor|app|course|notes?|lessons?|"
@@ -191,7 +191,7 @@ class Scope:
         if COURSE_NAMES.search(question) or self._names_author(question):
             return None
         unknown, _ = self.lexical.unknown_words(question)
-        off = list({stem(w): w for w in reversed(unknown)
+        off = list({stem(w[:-1] if w.endswith("s") else w): w for w in reversed(unknown)
                     if w not in CHAT_WORDS and not CONTRACTION.fullmatch(w)
                     and not (re.search(r"\d", w) and self._known(re.sub(r"\d+", "", w)))
                     and not any(self._known(f) for f in _other_forms(w))
