@@ -800,3 +800,9 @@ An ability is called emergent when smaller models lack it and larger ones have i
 
 Notes: claim-2
 """
+
+
+def test_who_reported_it_asks_for_the_study():
+    history = [("迎合ってRLHFで直せるの？", "迎合はRLHFでも消えません。")]
+    assert question_kinds("それって誰が報告したの？", history) == ["followup", "source"]
+    assert question_kinds("それって誰が言ったの？", history) == ["followup", "source"]

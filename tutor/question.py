@@ -13,7 +13,7 @@ from .retrieve import referenced_claims
 
 
 # 「だれが見つけたの？」 asks for the study (or the people) that found it, not who someone is
-_FOUND = r"が[^。？?]{0,30}?(?:見つけ|見出し|示し|発見|測|提案|気づ|気付)"
+_FOUND = r"が[^。？?]{0,30}?(?:見つけ|見出し|示し|発見|測|提案|気づ|気付|報告|言い出|言っ|唱え|調べ)"
 
 _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
