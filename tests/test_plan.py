@@ -806,3 +806,14 @@ def test_who_reported_it_asks_for_the_study():
     history = [("迎合ってRLHFで直せるの？", "迎合はRLHFでも消えません。")]
     assert question_kinds("それって誰が報告したの？", history) == ["followup", "source"]
     assert question_kinds("それって誰が言ったの？", history) == ["followup", "source"]
+
+
+def test_a_sentence_naming_another_claim_in_passing_at_its_end_is_on_topic():
+    hits = [hit(1, "GPT-4 was asked to draw a unicorn in TikZ code. The unicorn comes from three "
+                   "queries spread over about a month, exactly the kind of evidence claim 8 warns "
+                   "about.", doc="claim-3", claims=(3,)),
+            hit(2, "Because the inner workings cannot be read, nobody can check the goal (claim 4) "
+                   "or the values a model holds (claim 7) in three ways.", doc="claim-3", claims=(3,))]
+    plan = make_plan("how many queries was the unicorn picked from?", hits)
+    assert "three queries" in plan.text, plan.text
+    assert "claim 4" not in plan.text  # a sentence about two other claims is theirs

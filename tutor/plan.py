@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from .glossary import Glossary, Term, is_glossary
 from .ingest import language_of
 from .lexical import JA_STOP, STOPWORDS, is_hiragana, tokenize
-from .question import asks_again, CUE_WORDS, FILLER, POINTERS, cue, question_kinds
+from .question import CUE_WORDS, FILLER, POINTERS, asks_again, cue, question_kinds
 from .retrieve import referenced_claims
 from .sections import (ARTICLE_ID, HEADING_CUES, UNRETRIEVED, admits, article_sections,
                        chunk_order, content_heading_terms, glossary_entries, heading_terms,
@@ -261,8 +261,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             continue
         for i, sent in enumerate(sentences_of(hit.text)):
             named = referenced_claims(sent)
-            if claims is not None and named and not named & claims:
-                continue  # "... as claim 5 says": another claim's point
+            if claims is not None and named and not named & claims \
+                    and (len(named) > 1 or referenced_claims(sent[: len(sent) * 2 // 3])):
+                # "Claim 5 says ...": another claim's point; one claim named in passing at the end
+                # ("... exactly the kind of evidence claim 8 warns about") is not
+                continue
             if "followup" in kinds and history and own_terms < 2 and not {"figure", "source"} & set(kinds) \
                     and normalized(sent) in normalized(history[-1][1]):
                 # "why?" after an answer: something the last answer did not say; "so what was the
@@ -303,8 +306,10 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     shares: dict[int, float] = {}  # candidate -> share of the question's terms it holds
     asked_terms = _asked_terms(readings[0], glossary)
     # "and the one for compute?": read with the last question, but answered about compute
-    again = {t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
-             and t not in FILLER and not is_hiragana(t)} if "followup" in kinds and asks_again(question) else set()
+    again: set[str] = set()
+    if "followup" in kinds and asks_again(question):
+        again = {t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
+                 and t not in FILLER and not is_hiragana(t)}
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
@@ -497,10 +502,10 @@ _BESIDES = (r"\b(?:besides|other than|apart from|aside from|except(?: for)?|not 
 
 
 # "what did bowman say about agents at the end of the paper": where it is said is no part of the
-# answer (the paper's first closing sentence won on "ends" and "paper" over the one on agents)
-# "at the end of the paper", "in that sparks of agi paper": where the answer is, not what it says;
-# every sentence of the paper's note is about the paper ("how did gpt4 do on humaneval in that
-# sparks of agi paper" got the note's opening on the paper's title and date)
+# answer (the paper's first closing sentence won on "ends" and "paper" over the one on agents);
+# nor is "in that sparks of agi paper": every sentence of the paper's note is about the paper
+# ("how did gpt4 do on humaneval in that sparks of agi paper" got the note's opening on the
+# paper's title and date)
 _LOCATOR = re.compile(r"\b(?:at|near|towards?|in) the (?:very )?(?:end|beginning|start|close|conclusion)"
                       r" of (?:the|his|this|her|their|that) (?:paper|article|post|blog|essay|survey)\b|"
                       r"\b(?:in|from)\s+(?:the|that|this|his|their)\s+(?:[\w\-.']+\s+){1,4}(?:paper|report|study)\b",
