@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .quiz.text import edit_distance
+
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 STOPWORDS = frozenset(
@@ -95,19 +97,6 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 4 and word.endswith("e") and not word.endswith("ee") else word
 
 
-def _edits(a: str, b: str, cap: int) -> int:
-    """Levenshtein distance of ``a`` and ``b``, or ``cap + 1`` once it is certain to exceed cap."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > cap:
-            return cap + 1
-        prev = cur
-    return prev[-1]
-
-
 @dataclass(frozen=True)
 class LexicalHit:
     chunk_id: str
@@ -185,7 +174,7 @@ class BM25:
             return False
         allowed = 2 if len(w) >= 9 else 1
         return any(abs(len(t) - len(w)) <= allowed and t[:1] == w[:1] and t.isascii()
-                   and _edits(w, t, allowed) <= allowed for t in self._postings)
+                   and edit_distance(w, t, allowed) <= allowed for t in self._postings)
 
     def search(self, query: str, n: int = 20, allowed: set[str] | None = None,
                readings: Sequence[str] = (), cover_readings: Sequence[str] = ()) -> list[LexicalHit]:

@@ -149,7 +149,9 @@ def make_plan(question: str, hits: Sequence[Hit],
     readings = glossary.readings(question) if glossary is not None else [question]
     own = [t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
            and t not in FILLER and not is_hiragana(t)]
-    if "followup" in kinds and history and (len(own) < 2 or asks_again(question)):
+    # "and the one for compute?": read with the last question, but answered about compute
+    again = set(own) if "followup" in kinds and history and asks_again(question) else set()
+    if "followup" in kinds and history and (len(own) < 2 or again):
         # "why?" is read with the question it follows; "and how do they estimate the compute"
         # has words of its own, which are what its answer must hold (retrieval and the topic
         # still come from both); "and the one for compute?" asks the last question again
@@ -230,7 +232,7 @@ def make_plan(question: str, hits: Sequence[Hit],
     plan = _choose(plan, question, passages, claims, doc, kinds, lang, history, readings,
                    reading_terms, embed, glossary, idf, term_notes, entries, len(own),
                    claim_docs(next(iter(claims))) if claim_docs and claims and len(claims) == 1 else (),
-                   position)
+                   position, again)
     _number_added(plan, passages, len(hits))
     plan.on_topic = sorted(set(plan.on_topic) | {p.source for p in plan.picks})
     return plan
@@ -242,9 +244,11 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             embed: Callable[[list[str]], list[list[float]]] | None, glossary: Glossary | None,
             idf: Callable[[str], float] | None, term_notes: set[str],
             entries: AbstractSet[str] = frozenset(), own_terms: int = 0,
-            claim_notes: Sequence[str] = (), position: bool = False) -> Plan:
+            claim_notes: Sequence[str] = (), position: bool = False,
+            again: AbstractSet[str] = frozenset()) -> Plan:
     """Score the on-topic sentences of ``passages`` (the notes the glossary names for the
-    question's terms are on topic too) and pick the lead and up to two more."""
+    question's terms are on topic too) and pick the lead and up to two more. ``again``: the
+    words of a follow-up that asks the last question again about them ("compute")."""
     if "claim" in kinds and claims and len(claims) == 1:
         picked = _claim_overview(passages, lang, next(iter(claims)), claim_notes)
         if picked:
@@ -305,11 +309,6 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     scored: list[tuple[float, int, str, int, set[str], list[str], str]] = []
     shares: dict[int, float] = {}  # candidate -> share of the question's terms it holds
     asked_terms = _asked_terms(readings[0], glossary)
-    # "and the one for compute?": read with the last question, but answered about compute
-    again: set[str] = set()
-    if "followup" in kinds and asks_again(question):
-        again = {t for t in tokenize(question) if t not in JA_STOP and t not in CUE_WORDS
-                 and t not in FILLER and not is_hiragana(t)}
     for k, ((sent, n, i, hit), sim) in enumerate(zip(candidates, sims)):
         terms = tokenize(sent)
         tset = set(terms)
@@ -366,7 +365,7 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                 # 「バーンズの研究って…」: a sentence whose subject is Burns et al. ("Burns et al.
                 # 2022 showed ..."), in a note on two studies
                 rank_cost -= ASKED_PERSON_BONUS
-        if "example" in fits and cue(EXPLICIT, sent):
+        if explicit:
             rank_cost -= CONCRETE_BONUS * 1.5
             if any(term.named_in(sent) for term in asked_terms):
                 # "Two standard examples of emergent abilities are ...": an example of what was

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .glossary import Glossary, is_glossary
+from .glossary import Glossary, Match, is_glossary
 from .ingest import language_of
 from .lexical import BM25, JA_STOP, is_hiragana, stem, tokenize
 from .retrieve import Hit, referenced_claims
@@ -139,6 +139,7 @@ class Scope:
         if not hits:
             return Verdict(False, "no passage was found")
         ja = language_of(question) == "ja"
+        matches = self.glossary.matches(question)
         best = max(h.relevance for h in hits)
         covered = best >= self.min_score
         reason = f"best passage relevance {best:.2f} (at least {self.min_score:.2f} needed)"
@@ -159,12 +160,12 @@ class Scope:
             covered = False
             reason = "the passages share only a few common words with the question"
         if not covered:
-            if self._glossary_covers(question, hits):
+            if self._glossary_covers(matches, hits):
                 covered, reason = True, "a top passage uses the glossary term the question names"
             elif self._course_covers(question, hits):
                 covered, reason = True, "the question names the course or one of its claims"
         named = bool(referenced_claims(question))
-        terms = {m.term.heading for m in self.glossary.matches(question)}
+        terms = {m.term.heading for m in matches}
         if covered and ja and not named and len(terms) < COURSE_TERMS:
             unknown, words = self.lexical.unknown_words(question)
             if len(unknown) >= UNKNOWN_WORDS and len(unknown) * 2 >= words:
@@ -175,7 +176,7 @@ class Scope:
                 reason = f"most of its words are in no passage: {', '.join(unknown)}"
         if covered and not ja and not named and len(terms) < COURSE_TERMS \
                 and max((h.dense or 0.0) for h in hits) < OFF_COURSE_MAX_DENSE:
-            off = self.off_course_words(question)
+            off = self.off_course_words(question, matches)
             if off is not None:
                 covered = False
                 reason = f"it is about something the course never mentions: {', '.join(off)}"
@@ -185,11 +186,14 @@ class Scope:
             reason = "a question about a product's price, release or set-up"
         return Verdict(covered, reason)
 
-    def off_course_words(self, question: str) -> list[str] | None:
-        """The everyday words that put an English question outside the course ("cookie" in "how
-        do i scale a cookie recipe from 12 to 30 cookies"), or None when it is inside: see
-        COURSE_NAMES."""
-        if COURSE_NAMES.search(question) or self._names_author(question):
+    def off_course_words(self, question: str,
+                         matches: Sequence[Match] | None = None) -> list[str] | None:
+        """The everyday words that put an English question outside the course ("sourdough",
+        "kg", "flour" in "how do i scale a sourdough recipe to 2kg of flour"), or None when it is
+        inside: see COURSE_NAMES. ``matches`` are the question's glossary matches, if known."""
+        if matches is None:
+            matches = self.glossary.matches(question)
+        if COURSE_NAMES.search(question) or any(m.term.is_person for m in matches):
             return None
         unknown, _ = self.lexical.unknown_words(question)
         off = list({stem(w[:-1] if w.endswith("s") else w): w for w in reversed(unknown)
@@ -201,9 +205,6 @@ class Scope:
         if len(off) < OFF_COURSE_WORDS or len(off) < OFF_COURSE_SHARE * len(content):
             return None
         return off
-
-    def _names_author(self, question: str) -> bool:
-        return any(m.term.is_person for m in self.glossary.matches(question))
 
     def _known(self, word: str) -> bool:
         return bool(word) and not self.lexical.unknown_words(word)[0]
@@ -217,11 +218,10 @@ class Scope:
         return bool(COURSE_WORDS.search(question)) and \
             max(h.relevance for h in hits) >= COURSE_WORD_SHARE * self.min_score
 
-    def _glossary_covers(self, question: str, hits: Sequence[Hit]) -> bool:
+    def _glossary_covers(self, matches: Sequence[Match], hits: Sequence[Hit]) -> bool:
         """A question that names a glossary term (迎合, カプラン) is covered when a top note
         (not the glossary itself) uses that term in any spelling and is nearly relevant enough:
         a Japanese question's English-and-Japanese mix dilutes its lexical coverage."""
-        matches = self.glossary.matches(question)
         if not matches:
             return False
         floor = GLOSSARY_COVER_SHARE * self.min_score
