@@ -327,3 +327,15 @@ def test_a_quick_try_that_failed_is_claim_8(tutor_engine: Tutor):
     done, _ = answer(tutor_engine, "チャットのやつ、ちょっと試してダメだったら、もうその能力はないってこと？")
     assert "失敗が成功に変わる" in done.answer, done.answer
     assert "BM25" not in done.answer and mostly_japanese(done.answer)
+
+
+def test_a_question_after_a_declined_one_does_not_follow_it_up(tutor_engine: Tutor):
+    """「…その能力は…」 after a declined bread-recipe question was read as continuing it and
+    answered from claim 1 (the scaling note the recipe question had retrieved)."""
+    first = "hey how do i scale my bread recipe from 1 loaf to 4 loaves with more flour and yeast"
+    before, _ = answer(tutor_engine, first)
+    assert not before.covered, before.answer
+    done, _ = answer(tutor_engine, "LLMに少し聞いてみて間違えたら、もうその能力はないと思っていい？",
+                     history=[(first, before.answer)])
+    assert done.plan["kinds"][0] != "followup", done.plan
+    assert "主張1は" not in done.answer, done.answer

@@ -263,12 +263,15 @@ class Tutor:
         if not question:
             raise ValueError("the question is empty")
         t0 = time.perf_counter()
-        # a follow-up ("why?", 「例えば？」) is searched together with the question it follows
-        follow = is_followup(question, history)
-        found = self.retrieve(f"{history[-1][0]} {question}" if follow else question, claim, pinned)
+        # a follow-up ("why?", 「例えば？」) is searched together with the question it follows; a
+        # declined question is not one to follow up on (「LLMに少し聞いてみて…その能力は…」 after a
+        # bread recipe was read as continuing it, "その" = the recipe, and answered from claim 1)
+        chat = history[:-1] if history and history[-1][1] in (NOT_COVERED, NOT_COVERED_JA) else history
+        follow = is_followup(question, chat)
+        found = self.retrieve(f"{chat[-1][0]} {question}" if follow else question, claim, pinned)
         earlier: Retrieved | None = None
         if follow:
-            earlier = self.retrieve(history[-1][0], claim, pinned)
+            earlier = self.retrieve(chat[-1][0], claim, pinned)
             # "例えば？" after a covered question is covered: it asks more about the same passages
             if earlier.covered and not found.covered:
                 found.covered, found.reason = True, "a follow-up to a covered question"
@@ -291,7 +294,7 @@ class Tutor:
             yield Done(question, answer, found.hits, None, timings, covered=False,
                        plan={"explain": [f"declined: {found.reason}"]})
             return
-        plan, hits = self.plan(question, found.hits, history,
+        plan, hits = self.plan(question, found.hits, chat,
                                topic_from=earlier.hits if earlier is not None else None)
         found = Retrieved(hits, found.retrieval_ms, True, found.reason)
         yield found
