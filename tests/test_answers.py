@@ -274,28 +274,56 @@ def test_a_japanese_question_mostly_about_words_the_course_never_uses_is_decline
     assert done.covered is covered, done.answer
 
 
-@pytest.mark.parametrize("question,covered", [
+@pytest.mark.parametrize("question,why", [
     # course words in another sense: a recipe scaled, a cicada's emergence (heldout13-15)
-    ("whats the best way to scale a sourdough recipe from 500g to 2kg of flour?", False),
-    ("when is the next big cicada emergence expected in illinois?", False),
-    # one everyday word ("cookie" twice) is not enough
-    ("how do i scale a cookie recipe from 12 to 30 cookies", True),
+    ("whats the best way to scale a sourdough recipe from 500g to 2kg of flour?", "sourdough"),
+    ("when is the next big cicada emergence expected in illinois?", "cicada"),
+    # nearer an everyday topic than any passage, whatever words they borrow from the course
+    # (heldout13, 14 and 19 answered these from the scaling laws and the chinchilla notes)
+    ("how do i scale a cookie recipe from 12 to 30 cookies", "everyday topic"),
+    ("how do I scale a cake recipe from 4 servings up to 10 without ruining it", "everyday topic"),
+    ("what scale is HO model railway, is it 1:87?", "everyday topic"),
+    ("is it ok to give my chinchilla a dust bath every day or is that too much", "everyday topic"),
     # everyday words in a question about the course
-    ("on those emergence plots why does the jump look so sudden? feels kinda fishy", True),
-    ("so is schaeffer basically saying emergence is fake??", True),
-    ("whats the chinchila rule of thumb, like how many tokens per paramter?", True),
-    ("my friend says GPT-4 just copies surface statistics. what does claim 3 say to that?", True),
+    ("on those emergence plots why does the jump look so sudden? feels kinda fishy", None),
+    ("so is schaeffer basically saying emergence is fake??", None),
+    ("whats the chinchila rule of thumb, like how many tokens per paramter?", None),
+    ("my friend says GPT-4 just copies surface statistics. what does claim 3 say to that?", None),
     # one everyday word is no evidence (heldout17's first run declined these two when it was)
-    ("Why would scoring with exact match make a skill look like it appears out of nowhere?", True),
-    ("does the autocomplete thing actually know when it's making stuff up?", True),
+    ("Why would scoring with exact match make a skill look like it appears out of nowhere?", None),
+    ("does the autocomplete thing actually know when it's making stuff up?", None),
+    # the course's questions stay nearer a passage than any everyday topic, analogies and all
+    ("i asked a chatbot a math question and it got it wrong, so it just cant do math right?", None),
+    ("the blog guy's conclusion mentions some smaller models being released, which ones?", None),
+    ("so if I make my model twice as big, how much better does it get?", None),
+    ("is it basically a parrot repeating stuff it heard?", None),
 ])
 def test_an_english_question_about_something_the_course_never_mentions_is_declined(
-        tutor_engine: Tutor, question, covered):
+        tutor_engine: Tutor, question, why):
+    """``why``: the word the Inspector's reason holds when the question is declined; None when
+    it is covered."""
     done, _ = answer(tutor_engine, question)
-    assert done.covered is covered, done.answer
-    if not covered:  # the Inspector says why
-        assert any("sourdough" in line or "cicada" in line
-                   for line in done.plan["explain"]), done.plan
+    assert done.covered is (why is None), done.answer
+    if why is not None:
+        assert any(why in line for line in done.plan["explain"]), done.plan
+
+
+def test_a_figure_answer_goes_on_to_the_other_figure_the_question_asks(tutor_engine: Tutor):
+    """"...got it wrong, whats the right count": 13 alone (heldout19's first run); the question
+    that asks only what it said gets 13 alone."""
+    done, _ = answer(tutor_engine, "gpt4 was asked how many primes are between 150 and 250 and got it "
+                                   "wrong, whats the right count and how did it get there")
+    assert "13" in done.answer and "18" in done.answer, done.answer
+    done, _ = answer(tutor_engine, "how many primes did GPT-4 say there are between 150 and 250?")
+    assert "13" in done.answer and "18" not in done.answer, done.answer
+
+
+def test_a_yes_or_no_question_gets_the_sentence_on_what_it_supposes(tutor_engine: Tutor):
+    """The claim's overview scored first; the sentence on recording the activations answers what
+    the learner supposes (heldout19's first run answered with the overview alone)."""
+    done, _ = answer(tutor_engine, "LLMの中のactivationって記録できないから解釈できないんでしょ？")
+    assert "難しいのは測ることではなく解釈すること" in done.answer, done.answer
+    assert "supposes" in " ".join(done.plan["explain"]), done.plan
 
 
 def test_what_is_a_term_opens_with_its_definition_in_any_spelling(tutor_engine: Tutor):

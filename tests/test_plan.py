@@ -96,6 +96,14 @@ def test_figure_question_takes_the_sentence_with_the_figure():
     assert "20 tokens" in plan.text and plan.kinds == ["figure"]
 
 
+def test_a_figure_lead_too_short_to_read_alone_takes_its_next_sentence():
+    """「- もし人間が1万倍のニューロンが持ったら?」 alone was a fragment (heldout19's first run)."""
+    h = [hit(1, "LLM自体も興味深いです。\n\n- もし人間が1万倍のニューロンが持ったら?\n- 人工知能は今後人権を持つのか?\n\n"
+                "こんな事を想像していると、ワクワクしますね。", doc="article")]
+    plan = make_plan("記事の作者ってSFっぽいこと書いてたよね、ニューロンが何倍とか", h)
+    assert "1万倍" in plan.text and "人権" in plan.text
+
+
 def test_example_question_takes_the_example_sentence_in_japanese():
     h = [hit(1, "主張3は世界モデルについての主張です。例えばOthello-GPTは、オセロの手だけから盤面の状態を内部に持ちました。",
              doc="claim-3", claims=(3,))]

@@ -75,3 +75,33 @@ def test_a_lone_kanji_noun_no_passage_uses_is_an_unknown_word():
     # a kanji with its kana ending (細かく, 始め) is a word's stem, not a noun of its own
     unknown, _ = bm.unknown_words("細かく書けば始めから動くの？")
     assert "細" not in unknown and "始" not in unknown
+
+
+def test_four_kanji_the_index_never_holds_together_are_two_words():
+    bm = BM25()
+    bm.add("a#0", "チンチラは平均して1パラメータあたり約20トークンで学習しました。思想教育の話もあります。")
+    unknown, words = bm.unknown_words("チンチラの平均寿命って何年くらい？")
+    assert "寿命" in unknown and "平均" not in unknown and words == 4  # チンチラ, 平均, 寿命, 何年
+    # four kanji the index holds together stay one known word
+    assert bm.unknown_words("思想教育ってどういうこと？") == ([], 1)
+
+
+def test_a_question_nearer_an_everyday_topic_than_any_passage_is_outside_the_course():
+    """With fixed vectors: the cooking topic is nearer the question than the passage by more than
+    the margin, the passage nearer than every topic for the course's question."""
+    from types import SimpleNamespace
+
+    from tutor import scope as sc
+    from tutor.retrieve import Hit
+
+    topics = [[1.0, 0.0, 0.0] if i == 0 else [0.0, 0.0, 1.0] for i in range(len(sc.EVERYDAY_TOPICS))]
+    embedder = SimpleNamespace(embed=lambda texts: topics[: len(texts)])
+    s = Scope(0.3, lambda: BM25(), lambda: Glossary(parse(GLOSSARY)), lambda: embedder)
+
+    def passage(dense: float) -> Hit:
+        return Hit(1, "n#0", "n", "A note", "corpus/notes/n.md", "s", "text", 0.5, 0.5, dense=dense)
+
+    assert s.everyday_topic([0.8, 0.6, 0.0], [passage(0.6)]) == "cooking"  # 0.80 >= 0.60 + 0.05
+    assert s.everyday_topic([0.8, 0.6, 0.0], [passage(0.78)]) is None  # within the margin
+    assert Scope(0.3, lambda: BM25(), lambda: Glossary(parse(GLOSSARY))).everyday_topic(
+        [0.8, 0.6, 0.0], [passage(0.0)]) is None  # no embedder, no rule

@@ -130,7 +130,7 @@ class Tutor:
         self.index = index or Index(settings)
         self.retriever = retriever or Retriever(self.index)
         self.scope = Scope(settings.min_score, lambda: self.index.lexical,
-                           lambda: self.retriever.glossary)
+                           lambda: self.retriever.glossary, lambda: self.index.embedder)
         self.model: LocalModel | None = None
         self.model_error: str | None = None
         self._model_lock = threading.Lock()
@@ -238,7 +238,7 @@ class Tutor:
         hits = hits[: max(self.settings.k, len(pinned))]
         for i, h in enumerate(hits, 1):
             h.rank = i
-        verdict = self.scope.decide(question, hits, pinned=bool(pinned))
+        verdict = self.scope.decide(question, hits, pinned=bool(pinned), vector=result.vector)
         return Retrieved(hits, result.elapsed_ms, verdict.covered, verdict.reason)
 
     def plan(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]] = (),

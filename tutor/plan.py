@@ -399,7 +399,8 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     first_hit = candidates[best[1]][3]
     sentences = sentences_of(first_hit.text)
     idx = candidates[best[1]][2]
-    text = with_next(sentences, idx) if "figure" not in kinds else best[2]
+    text = with_next(sentences, idx) if "figure" not in kinds else \
+        _figure_lead(sentences, idx, scored, candidates, first_hit, set().union(*reading_terms))
     lead_models = models_named(best[2])
     if text != best[2] and lead_models \
             and models_named(text[len(best[2]):]) - lead_models - asked_models:
@@ -468,6 +469,20 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
             plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
             covered_terms |= tset
             answered |= set(fits)
+    if "check" in kinds and len(plan.picks) < MAX_SENTENCES:
+        # 「activationって記録できないから解釈できないんでしょ？」: the sentence holding more of
+        # what the learner supposes than the lead does (内部の活性は正確に記録できる…) answers the
+        # supposition, though the lead (the topic's overview) scored higher
+        premise = max((x for x in scored[1:] if shares[x[1]] > share_of[0] and x[0] >= EXTRA_KIND_SHARE * best[0]
+                       and language_of(x[2]) == lang and not points_back(x[2])
+                       and not any(q in normalized(x[2]) for q in quoted)
+                       and not any(x[2] in p.sentence or p.sentence in x[2] for p in plan.picks)),
+                      key=lambda x: (shares[x[1]], x[0]), default=None)
+        if premise is not None:
+            fits_of[len(plan.picks)] = premise[5]
+            share_of[len(plan.picks)] = shares[premise[1]]
+            plan.picks.append(Pick(premise[2], premise[3], premise[0],
+                                   f"{premise[6]}; holds more of what the question supposes than the first sentence"))
     chosen = [p.sentence for p in plan.picks]
     plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
@@ -578,9 +593,11 @@ _ASKS_PAPERS = (r"\b(same|different|separate|two|both|how many|other) (papers?|s
 # 「記事の作者はなんで…って思ってるの？」, "what does the blogger think": the article's own words
 _ASKS_ARTICLE_VIEW = (r"\b(the|this) (article|blog|post)'?s? (author|writer)\b|\bthe blogger\b|"
                       r"\bthe (article|blog|post) (thinks?|feels?|means|calls?|called|describes?)\b|"
-                      r"\bwhy does the (article|blog|post|blogger)\b",
+                      r"\bwhy does the (article|blog|post|blogger)\b|"
+                      r"\b(article|blog|post)'?s? (headings?|headlines?|catchphrases?|slogans?|titles?|phrase|wording)\b",
                       r"筆者|(記事|ブログ)(の|を書いた)(作者|著者|書き手|人)|(記事|ブログ).{0,30}(作者|著者|書き手)(は|が|って)|"
-                      r"(記事|ブログ)(は|が|って|では)[^。？?]{0,40}(言って|書いて|表現|呼ん|たとえ|例え|思って|考え)")
+                      r"(記事|ブログ)(は|が|って|では|だと)[^。？?]{0,40}(言って|書いて|表現|呼ん|呼び|たとえ|例え|思って|考え|"
+                      r"キャッチ|フレーズ|見出し|タイトル|言い方)")
 ARTICLE_VIEW_BONUS = 0.4  # a sentence of the article, when the question asks what its author thinks
 
 _CLAIM_WORDS = re.compile(r"\b(claim)\s*#?(\d)\b|(主張)\s*(\d)", re.I)
@@ -624,6 +641,23 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
     names += [w for w in re.findall(r"[a-z][a-z0-9\-]{3,}", q)
               if w not in STOPWORDS and w not in CUE_WORDS and w not in ("what", "whats", "mean")]
     return list(dict.fromkeys(names))
+
+
+def _figure_lead(sentences: list[str], idx: int, scored: Sequence[tuple], candidates: Sequence[tuple],
+                 first_hit: Hit, asked: AbstractSet[str]) -> str:
+    """A figure is answered by its sentence alone, unless that sentence is too short to read by
+    itself (a list item: 「- もし人間が1万倍のニューロンが持ったら?」) or the next sentence of its
+    passage gives another figure the question asks for ("...it answered 13." and "...it got the
+    right count, 18" for "whats the right count?")."""
+    lead = sentences[idx]
+    if len(lead) < SHORT_LEAD:
+        return with_next(sentences, idx, limit=SHORT_LEAD)
+    nxt = next((x for x in scored if candidates[x[1]][3] is first_hit and candidates[x[1]][2] == idx + 1), None)
+    if nxt is not None and has_figure(nxt[2]) and nxt[0] >= MIN_LEAD_SCORE and len(nxt[2]) < 260 \
+            and (nxt[4] & asked) - set(tokenize(lead)) and language_of(nxt[2]) == language_of(lead) \
+            and not models_named(nxt[2]) - models_named(lead):
+        return with_next(sentences, idx, limit=len(lead) + 1)
+    return lead
 
 
 def _claim_overview(passages: Sequence[tuple[Hit, int]], lang: str, claim: int,

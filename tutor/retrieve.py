@@ -77,6 +77,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     elapsed_ms: float
+    vector: list[float] | None = None  # the query's embedding (hybrid and dense modes)
 
 
 class Retriever:
@@ -126,6 +127,7 @@ class Retriever:
             claim = named_claim = named.pop() if len(named) == 1 else None
         ja = language_of(query) == "ja"
         w_dense = self.dense_weight_ja if ja else 1.0
+        vec: list[float] | None = None
         if mode in ("hybrid", "dense"):
             vec = self.index.embedder.embed_query(query)
             rank = 0
@@ -191,4 +193,4 @@ class Retriever:
             hit.authors = authors.get(hit.doc_id, "")
             hit.score = scores[hit.chunk_id] * (RRF_K + 1) / max(best_possible, 1e-9)
             hit.relevance = max(hit.dense or 0.0, hit.coverage or 0.0)
-        return SearchResult(query, ranked, (time.perf_counter() - t0) * 1000)
+        return SearchResult(query, ranked, (time.perf_counter() - t0) * 1000, vec)
