@@ -376,3 +376,29 @@ def test_a_question_after_a_declined_one_does_not_follow_it_up(tutor_engine: Tut
                      history=[(first, before.answer)])
     assert done.plan["kinds"][0] != "followup", done.plan
     assert "主張1は" not in done.answer, done.answer
+
+
+def test_a_follow_up_to_a_follow_up_stays_on_the_first_question(tutor_engine: Tutor):
+    """"who found that?" after "does it get worse with bigger models?" after "what is sycophancy
+    in llms" was searched with the middle question alone and answered from claim 2 (heldout22's
+    first run)."""
+    history: list[tuple[str, str]] = []
+    for q in ("what is sycophancy in llms", "does it get worse with bigger models?"):
+        done, _ = answer(tutor_engine, q, history=list(history))
+        history.append((q, done.answer))
+    done, _ = answer(tutor_engine, "who found that?", history=history)
+    assert "Perez et al. 2022" in done.answer, done.answer
+
+
+def test_a_retrieval_that_agrees_on_one_note_keeps_its_topic_over_a_glossary_term(tutor_engine: Tutor):
+    """重み is a glossary term of the scaling notes (parameters); the three top sources are the
+    RAG note, which holds the answer (heldout22's first run answered from Kaplan)."""
+    done, _ = answer(tutor_engine, "日本語で質問したとき、ベクトル検索の重みってどれくらいになるの？")
+    assert "4分の1" in done.answer, done.answer
+
+
+def test_a_sentence_pointing_back_at_a_list_reads_with_the_list(tutor_engine: Tutor):
+    """「こんな事を想像していると、ワクワクしますね。」 alone was a fragment (heldout22's first run)."""
+    done, _ = answer(tutor_engine, "記事の作者は最後にSF的にどんなことを想像してワクワクしてるの？")
+    assert "1万倍のニューロン" in done.answer and "ワクワク" in done.answer, done.answer
+    assert_whole(done)

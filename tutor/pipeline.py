@@ -268,10 +268,14 @@ class Tutor:
         # bread recipe was read as continuing it, "その" = the recipe, and answered from claim 1)
         chat = history[:-1] if history and history[-1][1] in (NOT_COVERED, NOT_COVERED_JA) else history
         follow = is_followup(question, chat)
-        found = self.retrieve(f"{chat[-1][0]} {question}" if follow else question, claim, pinned)
+        # the question it follows, read with the one that follows in turn ("who found that?"
+        # after "does it get worse with bigger models?" after "what is sycophancy")
+        before = f"{chat[-2][0]} {chat[-1][0]}" if follow and len(chat) > 1 \
+            and is_followup(chat[-1][0], chat[:-1]) else chat[-1][0] if follow else ""
+        found = self.retrieve(f"{before} {question}" if follow else question, claim, pinned)
         earlier: Retrieved | None = None
         if follow:
-            earlier = self.retrieve(chat[-1][0], claim, pinned)
+            earlier = self.retrieve(before, claim, pinned)
             # "例えば？" after a covered question is covered: it asks more about the same passages
             if earlier.covered and not found.covered:
                 found.covered, found.reason = True, "a follow-up to a covered question"

@@ -177,7 +177,10 @@ def make_plan(question: str, hits: Sequence[Hit],
         claims, doc, plan.topic = topic_of(question, hits)
     matches = glossary.matches(question) if glossary else []
     term_notes = {n for m in matches for n in m.term.notes}
-    if term_notes and doc not in term_notes and not referenced_claims(question):
+    # ... unless the top three sources agree on another note (「日本語で質問したとき、ベクトル検索の
+    # 重みって…」: 重み is a glossary term of the scaling notes, the question is about the RAG note)
+    unanimous = len(hits) >= 3 and all(h.doc_id == doc for h in hits[:3])
+    if term_notes and doc not in term_notes and not referenced_claims(question) and not unanimous:
         # the glossary says where its term is explained: those notes are on topic as well
         on_term = [h for h in hits if h.doc_id in term_notes]
         # 「ブベックたちってなんで…テスト…」: a question that names an author is about their
@@ -435,61 +438,70 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
         text = sentences[idx - 1] + ("" if language_of(text) == "ja" else " ") + text
         why_first += ("; with the sentence before it, which it points back to" if points_back(best[2])
                       else "; with the sentence before it: alone it is too short to answer")
+    elif points_back(best[2]) and idx > 0 and _LIST_ITEM.match(sentences[idx - 1]):
+        # 「こんな事を想像していると、ワクワクしますね。」 points back at a list: the list is its point
+        start = idx
+        while start > 0 and _LIST_ITEM.match(sentences[start - 1]) and idx - start < 5:
+            start -= 1
+        items = " ".join(sentences[start:idx])
+        if len(items) < 260:
+            text = items + " " + text
+            why_first += "; with the list before it, which it points back to"
     plan.picks.append(Pick(text, best[3], best[0], why_first))
     covered_terms = set(best[4])
     answered = set(best[5])
     fits_of = {0: best[5]}
     share_of = {0: shares[best[1]]}
-    for score, k, sent, n, tset, fits, why in scored[1:]:
-        if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
-            break
-        if any(sent in p.sentence or p.sentence in sent for p in plan.picks):
-            continue
-        if language_of(sent) != lang:
-            continue  # the answer stays in the question's language
-        if points_back(sent):
-            continue  # "This is why ..." means nothing without its sentence before
-        if any(q in normalized(sent) for q in quoted):
-            continue  # it reads the learner's own quote back to them
-        new_kind = set(fits) - answered
-        new_terms = (tset & q_all) - covered_terms
-        if new_kind and asked and not (tset | content_heading_terms(candidates[k][3])) & asked \
-                and "followup" not in kinds:
-            # it fits the kind but holds no word of the question, cue words included ("who
-            # found ...?": a sentence on Kadavath et al.; "BM25 in Japanese?": what RAG is)
-            continue
-        tie = score >= NEAR_TIE * best[0] and candidates[k][3].doc_id == first_hit.doc_id
-        if new_kind or tie or (score >= EXTRA_MIN_SHARE * best[0] and q_all
-                               and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all)):
-            reason = (f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
-                      "scores as high as the first sentence" if tie else
-                      f"adds {len(new_terms)} question term(s) the first sentence lacks")
-            fits_of[len(plan.picks)] = fits
-            share_of[len(plan.picks)] = shares[k]
-            hit_sents = sentences_of(candidates[k][3].text)
-            text = with_next(hit_sents, candidates[k][2], limit=60)
-            if any(text != sent and text in p.sentence for p in plan.picks):
+    # first the sentences that answer more of the question, then, if there is room, those that
+    # score as high as the lead (they must not crowd out a sentence that adds an answer)
+    for ties in (False, True):
+        if ties and "check" in kinds and len(plan.picks) < MAX_SENTENCES:
+            # 「activationって記録できないから解釈できないんでしょ？」: the sentence holding more of
+            # what the learner supposes than the lead (the topic's overview) answers the supposition
+            premise = _premise(scored, shares, share_of[0], EXTRA_KIND_SHARE * best[0], plan.picks,
+                               lambda x: (language_of(x[2]) == lang and not points_back(x[2])
+                                          and not any(q in normalized(x[2]) for q in quoted)
+                                          and not (checks_article and candidates[x[1]][3].doc_id == ARTICLE_ID)))
+            if premise is not None:
+                fits_of[len(plan.picks)] = premise[5]
+                share_of[len(plan.picks)] = shares[premise[1]]
+                plan.picks.append(Pick(premise[2], premise[3], premise[0],
+                                       f"{premise[6]}; holds more of what the question supposes than the first sentence"))
+        for score, k, sent, n, tset, fits, why in scored[1:]:
+            if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
+                break
+            if any(sent in p.sentence or p.sentence in sent for p in plan.picks):
                 continue
-            if any(p.sentence in text for p in plan.picks):
-                text = sent  # the next sentence is already in the answer
-            plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
-            covered_terms |= tset
-            answered |= set(fits)
-    if "check" in kinds and len(plan.picks) < MAX_SENTENCES:
-        # 「activationって記録できないから解釈できないんでしょ？」: the sentence holding more of
-        # what the learner supposes than the lead does (内部の活性は正確に記録できる…) answers the
-        # supposition, though the lead (the topic's overview) scored higher
-        premise = max((x for x in scored[1:] if shares[x[1]] > share_of[0] and x[0] >= EXTRA_KIND_SHARE * best[0]
-                       and language_of(x[2]) == lang and not points_back(x[2])
-                       and not any(q in normalized(x[2]) for q in quoted)
-                       and not (checks_article and candidates[x[1]][3].doc_id == ARTICLE_ID)
-                       and not any(x[2] in p.sentence or p.sentence in x[2] for p in plan.picks)),
-                      key=lambda x: (shares[x[1]], x[0]), default=None)
-        if premise is not None:
-            fits_of[len(plan.picks)] = premise[5]
-            share_of[len(plan.picks)] = shares[premise[1]]
-            plan.picks.append(Pick(premise[2], premise[3], premise[0],
-                                   f"{premise[6]}; holds more of what the question supposes than the first sentence"))
+            if language_of(sent) != lang:
+                continue  # the answer stays in the question's language
+            if points_back(sent):
+                continue  # "This is why ..." means nothing without its sentence before
+            if any(q in normalized(sent) for q in quoted):
+                continue  # it reads the learner's own quote back to them
+            new_kind = set(fits) - answered
+            new_terms = (tset & q_all) - covered_terms
+            if new_kind and asked and not (tset | content_heading_terms(candidates[k][3])) & asked \
+                    and "followup" not in kinds:
+                # it fits the kind but holds no word of the question, cue words included ("who
+                # found ...?": a sentence on Kadavath et al.; "BM25 in Japanese?": what RAG is)
+                continue
+            tie = ties and score >= NEAR_TIE * best[0] and candidates[k][3].doc_id == first_hit.doc_id
+            if tie or not ties and (new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
+                                                 and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all))):
+                reason = ("scores as high as the first sentence" if tie else
+                          f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
+                          f"adds {len(new_terms)} question term(s) the first sentence lacks")
+                fits_of[len(plan.picks)] = fits
+                share_of[len(plan.picks)] = shares[k]
+                hit_sents = sentences_of(candidates[k][3].text)
+                text = with_next(hit_sents, candidates[k][2], limit=60)
+                if any(text != sent and text in p.sentence for p in plan.picks):
+                    continue
+                if any(p.sentence in text for p in plan.picks):
+                    text = sent  # the next sentence is already in the answer
+                plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
+                covered_terms |= tset
+                answered |= set(fits)
     chosen = [p.sentence for p in plan.picks]
     plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]
@@ -648,6 +660,19 @@ def _names(question: str, glossary: Glossary | None) -> list[str]:
     names += [w for w in re.findall(r"[a-z][a-z0-9\-]{3,}", q)
               if w not in STOPWORDS and w not in CUE_WORDS and w not in ("what", "whats", "mean")]
     return list(dict.fromkeys(names))
+
+
+_LIST_ITEM = re.compile(r"\s*(?:[-*・•]|\d+[.)])\s+\S")
+
+
+def _premise(scored: Sequence[tuple], shares: dict[int, float], lead_share: float, floor: float,
+             picks: Sequence[Pick], usable: Callable[[tuple], bool]) -> tuple | None:
+    """Of the scored sentences scoring at least ``floor``, the one holding the largest share of
+    the question's terms, if larger than the lead's: in a yes-or-no question it is the sentence on
+    what the learner supposes (内部の活性は正確に記録できる… for 「記録できないから…でしょ？」)."""
+    return max((x for x in scored[1:] if shares[x[1]] > lead_share and x[0] >= floor and usable(x)
+                and not any(x[2] in p.sentence or p.sentence in x[2] for p in picks)),
+               key=lambda x: (shares[x[1]], x[0]), default=None)
 
 
 def _figure_lead(sentences: list[str], idx: int, scored: Sequence[tuple], candidates: Sequence[tuple],

@@ -163,6 +163,7 @@ def sentences_of(text: str) -> list[str]:
 _POINTS_BACK = (r"^(this|that|these|those|it|they|such|if (?:so|that|this)|here|he|she|its|their|"
                 r"the (?:same|latter|former|case|result|effect|finding))\b",
                 r"^(これ|それ|この(?!アプリ|チューター|ツール|教材)|その|こうした|こうして|そこで|そのため|"
+                r"こんな|そんな|こういう|そういう|"
                 r"同じ|彼|一方|ただし|しかし)")
 
 
