@@ -151,15 +151,14 @@ class BM25:
         Latin words, and a lone kanji used as a noun (犬の, 猫が) that no indexed term holds.
         「子犬のトイレトレーニング」 has two, both unknown; so has 「犬のしつけのトレーニング」."""
         norm = _normalise(text)
-        words = re.findall(r"[一-龥々]{2,}|[ァ-ヴー]{2,}|[a-z][a-z0-9\-]*[a-z0-9]", norm)
+        words = []
+        for w in re.findall(r"[一-龥々]{2,}|[ァ-ヴー]{2,}|[a-z][a-z0-9\-]*[a-z0-9]", norm):
+            # four kanji the index never holds together are two words (平均寿命: 平均 and 寿命),
+            # each known or not on its own
+            split = re.fullmatch(r"[一-龥々]{4}", w) and not all(self._postings.get(t) for t in tokenize(w))
+            words += [w[:2], w[2:]] if split else [w]
         unknown = []
-        for w in list(words):
-            if re.fullmatch(r"[一-龥々]{4}", w) and not all(self._postings.get(t) for t in tokenize(w)):
-                # four kanji the index never holds together are two words (平均寿命: 平均 and
-                # 寿命), each known or not on its own
-                words[words.index(w):words.index(w) + 1] = [w[:2], w[2:]]
-                unknown += [h for h in (w[:2], w[2:]) if not self._postings.get(h)]
-                continue
+        for w in words:
             terms = [w] if re.fullmatch(r"[ァ-ヴー]+", w) else tokenize(w)
             if terms and not any(self._postings.get(t) for t in terms):
                 unknown.append(w)

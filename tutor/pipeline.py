@@ -123,6 +123,13 @@ def key_sentences(question: str, text: str, limit_tokens: int,
     return [sentences[i] for i in sorted(chosen)] or [sentences[0][: limit_tokens * 3]]
 
 
+def _followed(chat: Sequence[tuple[str, str]]) -> str:
+    """The question a follow-up follows, read with the one it follows in turn ("who found that?"
+    after "does it get worse with bigger models?" after "what is sycophancy")."""
+    last = chat[-1][0]
+    return f"{chat[-2][0]} {last}" if len(chat) > 1 and is_followup(last, chat[:-1]) else last
+
+
 class Tutor:
     def __init__(self, settings: Settings, index: Index | None = None,
                  retriever: Retriever | None = None) -> None:
@@ -268,10 +275,7 @@ class Tutor:
         # bread recipe was read as continuing it, "その" = the recipe, and answered from claim 1)
         chat = history[:-1] if history and history[-1][1] in (NOT_COVERED, NOT_COVERED_JA) else history
         follow = is_followup(question, chat)
-        # the question it follows, read with the one that follows in turn ("who found that?"
-        # after "does it get worse with bigger models?" after "what is sycophancy")
-        before = f"{chat[-2][0]} {chat[-1][0]}" if follow and len(chat) > 1 \
-            and is_followup(chat[-1][0], chat[:-1]) else chat[-1][0] if follow else ""
+        before = _followed(chat) if follow else ""
         found = self.retrieve(f"{before} {question}" if follow else question, claim, pinned)
         earlier: Retrieved | None = None
         if follow:

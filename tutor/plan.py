@@ -452,21 +452,15 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
     answered = set(best[5])
     fits_of = {0: best[5]}
     share_of = {0: shares[best[1]]}
-    # first the sentences that answer more of the question, then, if there is room, those that
-    # score as high as the lead (they must not crowd out a sentence that adds an answer)
-    for ties in (False, True):
-        if ties and "check" in kinds and len(plan.picks) < MAX_SENTENCES:
-            # 「activationって記録できないから解釈できないんでしょ？」: the sentence holding more of
-            # what the learner supposes than the lead (the topic's overview) answers the supposition
-            premise = _premise(scored, shares, share_of[0], EXTRA_KIND_SHARE * best[0], plan.picks,
-                               lambda x: (language_of(x[2]) == lang and not points_back(x[2])
-                                          and not any(q in normalized(x[2]) for q in quoted)
-                                          and not (checks_article and candidates[x[1]][3].doc_id == ARTICLE_ID)))
-            if premise is not None:
-                fits_of[len(plan.picks)] = premise[5]
-                share_of[len(plan.picks)] = shares[premise[1]]
-                plan.picks.append(Pick(premise[2], premise[3], premise[0],
-                                       f"{premise[6]}; holds more of what the question supposes than the first sentence"))
+
+    def add(text: str, n: int, score: float, why: str, fits: list[str], k: int) -> None:
+        fits_of[len(plan.picks)] = fits
+        share_of[len(plan.picks)] = shares[k]
+        plan.picks.append(Pick(text, n, score, why))
+
+    def add_more(ties: bool) -> None:
+        """The further sentences that answer more of the question, or (``ties``) that score as
+        high as the lead."""
         for score, k, sent, n, tset, fits, why in scored[1:]:
             if len(plan.picks) >= MAX_SENTENCES or score < EXTRA_KIND_SHARE * best[0]:
                 break
@@ -485,23 +479,39 @@ def _choose(plan: Plan, question: str, passages: list[tuple[Hit, int]], claims: 
                 # it fits the kind but holds no word of the question, cue words included ("who
                 # found ...?": a sentence on Kadavath et al.; "BM25 in Japanese?": what RAG is)
                 continue
-            tie = ties and score >= NEAR_TIE * best[0] and candidates[k][3].doc_id == first_hit.doc_id
-            if tie or not ties and (new_kind or (score >= EXTRA_MIN_SHARE * best[0] and q_all
-                                                 and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all))):
-                reason = ("scores as high as the first sentence" if tie else
-                          f"answers '{'/'.join(sorted(new_kind))}' as well" if new_kind else
-                          f"adds {len(new_terms)} question term(s) the first sentence lacks")
-                fits_of[len(plan.picks)] = fits
-                share_of[len(plan.picks)] = shares[k]
-                hit_sents = sentences_of(candidates[k][3].text)
-                text = with_next(hit_sents, candidates[k][2], limit=60)
-                if any(text != sent and text in p.sentence for p in plan.picks):
+            if ties:
+                if score < NEAR_TIE * best[0] or candidates[k][3].doc_id != first_hit.doc_id:
                     continue
-                if any(p.sentence in text for p in plan.picks):
-                    text = sent  # the next sentence is already in the answer
-                plan.picks.append(Pick(text, n, score, f"{why}; {reason}"))
-                covered_terms |= tset
-                answered |= set(fits)
+                reason = "scores as high as the first sentence"
+            elif new_kind:
+                reason = f"answers '{'/'.join(sorted(new_kind))}' as well"
+            elif score >= EXTRA_MIN_SHARE * best[0] and q_all and len(new_terms) >= EXTRA_NEW_TERMS * len(q_all):
+                reason = f"adds {len(new_terms)} question term(s) the first sentence lacks"
+            else:
+                continue
+            text = with_next(sentences_of(candidates[k][3].text), candidates[k][2], limit=60)
+            if any(text != sent and text in p.sentence for p in plan.picks):
+                continue
+            if any(p.sentence in text for p in plan.picks):
+                text = sent  # the next sentence is already in the answer
+            add(text, n, score, f"{why}; {reason}", fits, k)
+            covered_terms.update(tset)
+            answered.update(fits)
+
+    add_more(ties=False)
+    if "check" in kinds and len(plan.picks) < MAX_SENTENCES:
+        # 「activationって記録できないから解釈できないんでしょ？」: the sentence holding more of what
+        # the learner supposes than the lead (the topic's overview) answers the supposition
+        premise = _premise(scored, shares, share_of[0], EXTRA_KIND_SHARE * best[0], plan.picks,
+                           lambda x: (language_of(x[2]) == lang and not points_back(x[2])
+                                      and not any(q in normalized(x[2]) for q in quoted)
+                                      and not (checks_article and candidates[x[1]][3].doc_id == ARTICLE_ID)))
+        if premise is not None:
+            add(premise[2], premise[3], premise[0],
+                f"{premise[6]}; holds more of what the question supposes than the first sentence",
+                premise[5], premise[1])
+    # the ties last: they must not crowd out a sentence that adds an answer
+    add_more(ties=True)
     chosen = [p.sentence for p in plan.picks]
     plan.considered = [(n, score, sent, why) for score, _, sent, n, _, _, why in scored[:CONSIDERED]
                        if not any(sent in c for c in chosen)][:CONSIDERED - len(chosen)]

@@ -15,18 +15,22 @@ from .retrieve import referenced_claims
 # 「だれが見つけたの？」 asks for the study (or the people) that found it, not who someone is
 _FOUND = r"が[^。？?]{0,30}?(?:見つけ|見出し|示し|発見|測|提案|気づ|気付|報告|言い出|言っ|唱え|調べ)"
 
+# "how did gpt4 do on humaneval", "how does it perform": a score is asked for, not a method
+_DID_ON = r"[\w\-.]+(?: [\w\-.]+){0,3} (?:(?:do|fare) (?:on|at|in|against)|perform\w*)\b"
+
 _KIND_CUES: dict[str, tuple[str, str]] = {  # kind: (English cue, Japanese cue)
     "comparison": (r"\b(differen\w*|differ|compare\w*|versus|vs\.?|better than|rather than|"
                    r"unlike|same as|instead of)\b", r"違い|違う|比べ|比較|どちら|どっち|との差"),
     "why": (r"\b(why|how come|what causes|reason\w*|what makes)\b", r"なぜ|なんで|どうして|理由|原因"),
     "how": (r"\b(how (?:does|do|did|is|are|was|were|can|could|would|should|to)"
-            r"(?! [\w\-.]+(?: [\w\-.]+){0,3} (?:(?:do|fare) (?:on|at|in|against)|perform\w*)\b)|explain how|"
+            rf"(?! {_DID_ON})|explain how|"
             r"in what way|what (?:method|way))\b", r"どのように|どうやって|どうやる|仕組み|どうなって|方法|手順"),
     "example": (r"\b(examples?|for instance|such as|illustrat\w*|case study|show me|demonstrat\w*|"
                 r"evidence|proof|experiments?)\b", r"例|たとえば|例えば|具体|証拠|根拠"),
     "figure": (r"\b(how (?:much|many|big|large|fast|small|often|long|good|well|accurate|bad)|what (?:exponent|number|"
                r"value|ratio|percent\w*|year|size|fraction|score|accuracy)|which (?:number|year)|ratio|"
-               r"scored?|accuracy|how (?:did|does|do|would|will) [\w\-.]+(?: [\w\-.]+){0,3} (?:(?:do|fare) (?:on|at|in|against)|perform\w*)\b|"
+               r"scored?|accuracy|"
+               rf"how (?:did|does|do|would|will) {_DID_ON}|"
                r"percent\w*|exponents?|ratios?|arxiv (?:number|id)|how \w+er)\b|(?<![\w\-.])\d(?![\w\-])",
                r"いくつ|何倍|どれくらい|どれぐらい|どのくらい|どのぐらい|何%|何パーセント|何年|"
                r"番号|割合|比率|何個|何トークン|何億|何兆|指数|いくら|倍|何[ァ-ヴー]{2,}|"
